@@ -1,0 +1,374 @@
+"""Sources and settings: the TOML config file, source URIs, credentials.
+
+Every source is one pydantic model, chosen by its `provider` key (a
+discriminated union). Option names follow each API's own parameter names, so
+the provider's docs double as logview's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Union
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from logview.errors import ConfigError, MissingCredential
+
+
+class _Source(BaseModel):
+    """Keys every source has."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = ""
+    """Unique name shown in the UI; derived from the ids when empty."""
+    base_url: str = ""
+    """The API's root URL; each provider has a default (Feldera has none)."""
+    api_key_env: str = ""
+    """Environment variable holding the secret; each provider has a default."""
+    api_key_command: str = ""
+    """A command whose first output line is the secret (e.g. `pass show runpod`)."""
+    insecure: bool = False
+    """Skip TLS verification (self-signed self-hosted installs only)."""
+
+    default_base_url: ClassVar[str] = ""
+
+    def derived_name(self) -> str:
+        return self.name or "source"
+
+    @property
+    def url_root(self) -> str:
+        return (self.base_url or self.default_base_url).rstrip("/")
+
+    @property
+    def key_env(self) -> str:
+        return self.api_key_env or DEFAULT_KEY_ENV.get(str(getattr(self, "provider", "")), "")
+
+    @property
+    def needs_key(self) -> bool:
+        return True
+
+
+class RunPodSource(_Source):
+    """RunPod serverless worker logs (SSE)."""
+
+    provider: Literal["runpod"]
+    default_base_url: ClassVar[str] = "https://api.runpod.io"
+    endpoint_id: str
+    """Serverless endpoint id (`ep_...`)."""
+    worker_id: str
+    """Worker id, from the endpoint's workers list."""
+    source: Literal["container", "system"] | None = None
+    """Which log source; omitted means both."""
+    tail: int | None = Field(None, ge=0, le=5000)
+    """Lines of history to backfill on first connect (server default 100)."""
+    since: str | None = None
+    """RFC 3339 timestamp to start from instead of a tail."""
+
+    def derived_name(self) -> str:
+        return self.name or self.worker_id
+
+
+class FalFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    key: str
+    value: str | list[str]
+    condition_type: Literal["equals", "in", "not_equals", "not_in"] | None = None
+
+
+class FalSource(_Source):
+    """fal serverless logs (SSE over POST)."""
+
+    provider: Literal["fal"]
+    default_base_url: ClassVar[str] = "https://api.fal.ai"
+    path: str = "/v1/serverless/logs/stream"
+    """Stream path (fal's CLI uses another host and path; keep it settable)."""
+    filters: list[FalFilter] = []
+    """Label filters, sent as the JSON body."""
+    app_id: list[str] = []
+    revision: str | None = None
+    run_source: Literal["grpc-run", "grpc-register", "gateway", "cron"] | None = None
+    traceback: bool | None = None
+    search: str | None = None
+    level: str | None = None
+    job_id: str | None = None
+    request_id: str | None = None
+    start: str | None = None
+    """ISO 8601 start; the server defaults to 24 hours ago."""
+    end: str | None = None
+
+    @field_validator("app_id", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    def derived_name(self) -> str:
+        return self.name or (self.app_id[0] if self.app_id else "fal")
+
+
+class FelderaSource(_Source):
+    """Feldera pipeline logs (plain-text stream)."""
+
+    provider: Literal["feldera"]
+    base_url: str = Field(default="", validate_default=True)
+    pipeline: str
+
+    @field_validator("base_url")
+    @classmethod
+    def _required(cls, v: str) -> str:
+        if not v:
+            raise ValueError("Feldera is self-hosted: set base_url (e.g. http://localhost:8080)")
+        return v
+
+    @property
+    def needs_key(self) -> bool:
+        return False  # local installs run without auth
+
+    def derived_name(self) -> str:
+        return self.name or self.pipeline
+
+
+class ChronoverseSource(_Source):
+    """Chronoverse job events (SSE with named events)."""
+
+    provider: Literal["chronoverse"]
+    default_base_url: ClassVar[str] = "https://api.chronoverse.dev"
+    workflow_id: str
+    job_id: str
+    auth: Literal["bearer", "cookie"] = "bearer"
+    """`cookie` sends the secret as the `session` cookie (self-hosted server)."""
+
+    def derived_name(self) -> str:
+        return self.name or self.job_id
+
+
+class GoldRushSource(_Source):
+    """GoldRush pipeline logs (polled JSON, grouped by pod)."""
+
+    provider: Literal["goldrush"]
+    default_base_url: ClassVar[str] = "https://api.covalenthq.com"
+    pipeline_id: str
+    poll_interval: float = Field(2.0, gt=0, le=3600)
+    """Seconds between polls."""
+
+    def derived_name(self) -> str:
+        return self.name or self.pipeline_id
+
+
+class FileSource(_Source):
+    """A local file, followed like `tail -F` (survives truncation and rotation)."""
+
+    provider: Literal["file"]
+    path: str
+    follow: bool = True
+
+    @property
+    def needs_key(self) -> bool:
+        return False
+
+    def derived_name(self) -> str:
+        return self.name or Path(self.path).name
+
+
+class StdinSource(_Source):
+    """Standard input."""
+
+    provider: Literal["stdin"]
+
+    @property
+    def needs_key(self) -> bool:
+        return False
+
+    def derived_name(self) -> str:
+        return self.name or "stdin"
+
+
+SourceSpec = Annotated[
+    Union[RunPodSource, FalSource, FelderaSource, ChronoverseSource, GoldRushSource, FileSource, StdinSource],
+    Field(discriminator="provider"),
+]
+PROVIDERS = ("runpod", "fal", "feldera", "chronoverse", "goldrush", "file", "stdin")
+DEFAULT_KEY_ENV = {
+    "runpod": "RUNPOD_API_KEY",
+    "fal": "FAL_KEY",
+    "feldera": "FELDERA_API_KEY",
+    "chronoverse": "CHRONOVERSE_TOKEN",
+    "goldrush": "GOLDRUSH_SERVICE_KEY",
+}
+
+
+class Settings(BaseModel):
+    """The whole config file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[SourceSpec] = []
+    max_lines: int = Field(1_000_000, ge=1000)
+    """How many events the store keeps before evicting the oldest."""
+    theme: str = "logview-dark"
+
+
+class _Wrapper(BaseModel):
+    spec: SourceSpec
+
+
+# --- loading ------------------------------------------------------------------
+
+
+def config_path(explicit: str | None = None) -> Path | None:
+    """Where the config file is: --config, else $LOGVIEW_CONFIG, else XDG."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("LOGVIEW_CONFIG")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    p = Path(xdg) / "logview" / "config.toml"
+    return p if p.exists() else None
+
+
+def _describe(err: ValidationError, prefix: str) -> str:
+    first = err.errors()[0]
+    loc = [str(x) for x in first["loc"] if not str(x).startswith(("function-", "tagged-union"))]
+    # drop the union tag ("runpod") pydantic inserts in the location
+    loc = [x for x in loc if x not in PROVIDERS and x != "spec"]
+    field = ".".join(loc) or "value"
+    msg = first["msg"]
+    if first["type"] == "union_tag_invalid":
+        msg = f"provider must be one of: {', '.join(PROVIDERS)}"
+        field = "provider"
+    elif first["type"] == "union_tag_not_found":
+        msg = "missing 'provider' (one of: " + ", ".join(PROVIDERS) + ")"
+        field = "provider"
+    extra = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    return f"{prefix}: {field}: {msg}{extra}"
+
+
+def _sources_lines(text: str) -> list[int]:
+    return [i + 1 for i, line in enumerate(text.splitlines()) if re.match(r"\s*\[\[\s*sources\s*\]\]", line)]
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read and validate a config file; every problem is one ConfigError line."""
+    if path is None:
+        return Settings()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config file: {e.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    lines = _sources_lines(text)
+    sources = raw.get("sources", [])
+    if not isinstance(sources, list):
+        raise ConfigError(f"{path}: 'sources' must be a list of [[sources]] tables")
+    specs: list[Any] = []
+    for i, entry in enumerate(sources):
+        where = f"{path} line {lines[i]}" if i < len(lines) else f"{path}"
+        label = f"sources #{i + 1}"
+        if isinstance(entry, dict) and entry.get("name"):
+            label += f" '{entry['name']}'"
+        try:
+            spec = _Wrapper.model_validate({"spec": entry}).spec
+        except ValidationError as e:
+            raise ConfigError(_describe(e, f"{where} ({label})")) from None
+        specs.append(spec)
+    rest = {k: v for k, v in raw.items() if k != "sources"}
+    try:
+        settings = Settings.model_validate(rest)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, str(path))) from None
+    return settings.model_copy(update={"sources": finalize_names(specs)})
+
+
+def finalize_names(specs: list[Any]) -> list[Any]:
+    """Give every source a unique name (derived from its ids when unset)."""
+    seen: dict[str, int] = {}
+    out = []
+    for spec in specs:
+        base = spec.derived_name()
+        name = base
+        if name in seen:
+            if spec.name:
+                raise ConfigError(f"two sources are named '{name}': names must be unique")
+            seen[base] += 1
+            name = f"{base}-{seen[base]}"
+        seen.setdefault(name, 1)
+        out.append(spec.model_copy(update={"name": name}))
+    return out
+
+
+# --- source URIs ----------------------------------------------------------------
+
+_URI_PATHS: dict[str, tuple[str, ...]] = {
+    "runpod": ("endpoint_id", "worker_id"),
+    "fal": (),
+    "feldera": ("pipeline",),
+    "chronoverse": ("workflow_id", "job_id"),
+    "goldrush": ("pipeline_id",),
+}
+_LIST_KEYS = {"app_id"}
+
+
+def parse_source_uri(uri: str) -> Any:
+    """A source from a command-line argument: `runpod://EP/WORKER?tail=500`, a path, or `-`."""
+    if uri == "-":
+        return _Wrapper.model_validate({"spec": {"provider": "stdin"}}).spec
+    scheme = uri.split("://", 1)[0] if "://" in uri else ""
+    if not scheme:
+        return _Wrapper.model_validate({"spec": {"provider": "file", "path": uri}}).spec
+    if scheme not in _URI_PATHS:
+        known = ", ".join(f"{k}://" for k in _URI_PATHS)
+        raise ConfigError(f"{uri}: unknown scheme '{scheme}://' (known: {known}, a file path, or - for stdin)")
+    parts = urlsplit(uri)
+    ids = [unquote(p) for p in ([parts.netloc] + parts.path.split("/")) if p]
+    names = _URI_PATHS[scheme]
+    if len(ids) != len(names):
+        shape = "/".join(n.upper() for n in names) or "?key=value..."
+        raise ConfigError(f"{uri}: expected {scheme}://{shape}")
+    data: dict[str, Any] = {"provider": scheme, **dict(zip(names, ids))}
+    for key, values in parse_qs(parts.query, keep_blank_values=True).items():
+        if key in _LIST_KEYS:
+            data[key] = [v for item in values for v in item.split(",") if v]
+        else:
+            data[key] = values[-1]
+    try:
+        return _Wrapper.model_validate({"spec": data}).spec
+    except ValidationError as e:
+        raise ConfigError(_describe(e, uri)) from None
+
+
+# --- credentials -------------------------------------------------------------------
+
+
+def resolve_secret(spec: Any) -> str | None:
+    """The source's secret from its environment variable or command.
+
+    Raises MissingCredential naming what to set; the secret itself is never
+    put in any message.
+    """
+    if not spec.needs_key and not spec.api_key_env and not spec.api_key_command:
+        value = os.environ.get(spec.key_env) if spec.key_env else None
+        return value or None
+    env = spec.key_env
+    if env and os.environ.get(env):
+        return os.environ[env].strip()
+    if spec.api_key_command:
+        try:
+            res = subprocess.run(
+                shlex.split(spec.api_key_command), capture_output=True, text=True, timeout=20, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise MissingCredential(f"api_key_command could not run ({type(e).__name__})") from None
+        if res.returncode != 0 or not res.stdout.strip():
+            raise MissingCredential(f"api_key_command exited {res.returncode} without a key")
+        return res.stdout.strip().splitlines()[0]
+    raise MissingCredential(f"no API key: set the environment variable {env}")
