@@ -13,7 +13,7 @@ import shlex
 import subprocess
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -66,7 +66,7 @@ class RunPodSource(_Source):
     """Worker id, from the endpoint's workers list."""
     source: Literal["container", "system"] | None = None
     """Which log source; omitted means both."""
-    tail: int | None = Field(None, ge=0, le=5000)
+    tail: int | None = Field(default=None, ge=0, le=5000)
     """Lines of history to backfill on first connect (server default 100)."""
     since: str | None = None
     """RFC 3339 timestamp to start from instead of a tail."""
@@ -154,7 +154,7 @@ class GoldRushSource(_Source):
     provider: Literal["goldrush"]
     default_base_url: ClassVar[str] = "https://api.covalenthq.com"
     pipeline_id: str
-    poll_interval: float = Field(2.0, gt=0, le=3600)
+    poll_interval: float = Field(default=2.0, gt=0, le=3600)
     """Seconds between polls."""
 
     def derived_name(self) -> str:
@@ -190,7 +190,7 @@ class StdinSource(_Source):
 
 
 SourceSpec = Annotated[
-    Union[RunPodSource, FalSource, FelderaSource, ChronoverseSource, GoldRushSource, FileSource, StdinSource],
+    RunPodSource | FalSource | FelderaSource | ChronoverseSource | GoldRushSource | FileSource | StdinSource,
     Field(discriminator="provider"),
 ]
 PROVIDERS = ("runpod", "fal", "feldera", "chronoverse", "goldrush", "file", "stdin")
@@ -209,7 +209,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sources: list[SourceSpec] = []
-    max_lines: int = Field(1_000_000, ge=1000)
+    max_lines: int = Field(default=1_000_000, ge=1000)
     """How many events the store keeps before evicting the oldest."""
     theme: str = "logview-dark"
 
@@ -329,12 +329,12 @@ def parse_source_uri(uri: str) -> Any:
         known = ", ".join(f"{k}://" for k in _URI_PATHS)
         raise ConfigError(f"{uri}: unknown scheme '{scheme}://' (known: {known}, a file path, or - for stdin)")
     parts = urlsplit(uri)
-    ids = [unquote(p) for p in ([parts.netloc] + parts.path.split("/")) if p]
+    ids = [unquote(p) for p in (parts.netloc, *parts.path.split("/")) if p]
     names = _URI_PATHS[scheme]
     if len(ids) != len(names):
         shape = "/".join(n.upper() for n in names) or "?key=value..."
         raise ConfigError(f"{uri}: expected {scheme}://{shape}")
-    data: dict[str, Any] = {"provider": scheme, **dict(zip(names, ids))}
+    data: dict[str, Any] = {"provider": scheme, **dict(zip(names, ids, strict=True))}
     for key, values in parse_qs(parts.query, keep_blank_values=True).items():
         if key in _LIST_KEYS:
             data[key] = [v for item in values for v in item.split(",") if v]

@@ -18,6 +18,10 @@ MAX_LINE_BYTES = 16 * 1024 * 1024
 
 TRUNCATED_MARK = " [… line cut by logview: longer than 16 MiB]"
 
+_BOM = b"\xef\xbb\xbf"
+_MAX_RETRY_DIGITS = 15
+"""A longer `retry:` value is no delay anyone means; ignoring it also keeps int() bounded."""
+
 
 @dataclass(slots=True)
 class SSEvent:
@@ -30,66 +34,78 @@ class SSEvent:
 class SSEDecoder:
     """Feed it byte chunks; it returns complete events.
 
-    `last_id` is the stream's last event id (it persists across events, as
-    the spec says), which a reconnect sends back as `Last-Event-ID`.
+    `last_id` is the id of the last complete event block (it persists across
+    events, as the spec says): what a reconnect sends back as `Last-Event-ID`.
+    An `id:` inside a block cut off by a dropped connection does not count,
+    since that event was never received. `retry` is the last valid `retry:`.
+    Events without any `data:` line (heartbeats, bare ids) are not returned.
     """
 
     def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
+        self._max_line = max(1, max_line)
         self._buf = bytearray()
-        self._first = True
-        self._max_line = max_line
+        self._first = True  # a BOM may still come
+        self._skip_lf = False  # the last line ended with CR: a leading LF is its pair
         self._skipping = False  # inside an over-long line, dropping bytes
         self._event = ""
         self._data: list[str] = []
-        self._id: str | None = None
         self._retry: int | None = None
-        self._saw_field = False
+        self._id_buf: str | None = None
         self.last_id: str | None = None
         self.retry: int | None = None
 
     def feed(self, chunk: bytes) -> list[SSEvent]:
         out: list[SSEvent] = []
         buf = self._buf
+        scan = len(buf)  # the bytes held from before hold no line end
         buf += chunk
         if self._first:
-            if len(buf) < 3 and b"\xef\xbb\xbf".startswith(bytes(buf)):
+            if len(buf) < 3 and _BOM.startswith(buf):
                 return out
-            if buf.startswith(b"\xef\xbb\xbf"):
+            if buf.startswith(_BOM):
                 del buf[:3]
+                scan = 0
             self._first = False
-        start = 0
-        n = len(buf)
-        while start < n:
-            nl = buf.find(b"\n", start)
-            cr = buf.find(b"\r", start, nl if nl >= 0 else n)
-            if cr >= 0:
-                end = cr
-                if cr + 1 < n:
-                    nxt = cr + 2 if buf[cr + 1] == 0x0A else cr + 1
-                elif nl < 0:
-                    break  # a lone CR at the end: wait to see if LF follows
+        if self._skip_lf and buf:
+            self._skip_lf = False
+            if buf[0] == 0x0A:
+                del buf[:1]
+        end = max(buf.rfind(b"\n", scan), buf.rfind(b"\r", scan)) + 1
+        if end:
+            # The complete lines, split in C; a CR ending the buffer may pair with an LF still to come.
+            region = bytes(buf[:end])
+            del buf[:end]
+            self._skip_lf = not buf and region[-1] == 0x0D
+            if b"\r" in region:
+                region = region.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            lines = region.split(b"\n")
+            lines.pop()
+            limit = self._max_line
+            for raw in lines:
+                if self._skipping:
+                    self._skipping = False
+                elif len(raw) > limit:
+                    self._line(_cut(raw, limit), out, truncated=True)
                 else:
-                    nxt = cr + 1
-            elif nl >= 0:
-                end, nxt = nl, nl + 1
-            else:
-                break
-            if self._skipping:
-                self._skipping = False
-            else:
-                self._line(bytes(buf[start:end]), out)
-            start = nxt
-        del buf[:start]
-        if len(buf) > self._max_line:
-            if not self._skipping:
-                self._line(bytes(buf[: self._max_line]), out, truncated=True)
-                self._skipping = True
+                    self._line(raw, out)
+        if self._skipping:
+            buf.clear()
+        elif len(buf) > self._max_line:
+            self._line(_cut(bytes(buf[: self._max_line + 4]), self._max_line), out, truncated=True)
+            self._skipping = True
             buf.clear()
         return out
 
     def flush(self) -> list[SSEvent]:
-        """End of stream: a partial event without its blank line is dropped (per spec)."""
+        """End of a connection: a partial event without its blank line is dropped (per spec).
+
+        The decoder is then ready for the next connection; `last_id` and
+        `retry` carry over, as a reconnect needs them.
+        """
         self._buf.clear()
+        self._first = True
+        self._skip_lf = False
+        self._skipping = False
         self._reset()
         return []
 
@@ -97,10 +113,10 @@ class SSEDecoder:
         self._event = ""
         self._data = []
         self._retry = None
-        self._saw_field = False
 
     def _line(self, raw: bytes, out: list[SSEvent], truncated: bool = False) -> None:
         if not raw:
+            self.last_id = self._id_buf
             if self._data:
                 out.append(SSEvent(self._event or "message", "\n".join(self._data), self.last_id, self._retry))
             self._reset()
@@ -111,23 +127,31 @@ class SSEDecoder:
         name, sep, value = line.partition(":")
         if sep and value.startswith(" "):
             value = value[1:]
-        if truncated:
-            value += TRUNCATED_MARK
         if name == "data":
-            self._data.append(value)
+            self._data.append(value + TRUNCATED_MARK if truncated else value)
         elif name == "event":
             self._event = value
-        elif name == "id":
-            if "\x00" not in value:
-                self.last_id = value
-        elif name == "retry":
-            if value.isascii() and value.isdigit():
-                self._retry = self.retry = int(value)
+        elif name == "id" and "\x00" not in value and not truncated:  # a cut id would resume from the wrong place
+            self._id_buf = value
+        elif name == "retry" and value.isascii() and value.isdigit() and len(value) <= _MAX_RETRY_DIGITS:
+            self._retry = self.retry = int(value)
+
+
+def _cut(raw: bytes, limit: int) -> bytes:
+    """The first `limit` bytes of `raw`, not splitting a UTF-8 character."""
+    cut = limit
+    while cut > 0 and cut > limit - 4 and cut < len(raw) and raw[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return raw[:cut]
 
 
 async def aiter_sse(chunks: AsyncIterator[bytes], decoder: SSEDecoder | None = None) -> AsyncIterator[SSEvent]:
-    """Events from an async iterator of byte chunks (e.g. `response.aiter_bytes()`)."""
+    """Events from an async iterator of byte chunks (e.g. `response.aiter_bytes()`).
+
+    When the chunks end, the decoder is flushed so it can read the next connection.
+    """
     dec = decoder or SSEDecoder()
     async for chunk in chunks:
         for ev in dec.feed(chunk):
             yield ev
+    dec.flush()

@@ -1,13 +1,15 @@
 """Text helpers shared by every provider: levels, timestamps, terminal safety.
 
 All functions here are total: any input string gives an answer, never an
-exception, because they run on whatever bytes a server sends.
+exception, because they run on whatever bytes a server sends. They also run
+once per log line, so each has a cheap path for the common case.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta, timezone
 
 from logview.model import Level
 
@@ -16,8 +18,12 @@ from logview.model import Level
 _LEVEL_NAMES: dict[str, Level] = {
     "trace": Level.TRACE,
     "trc": Level.TRACE,
+    "trac": Level.TRACE,  # logrus prints levels cut to four letters
+    "verbose": Level.TRACE,
+    "vrb": Level.TRACE,
     "debug": Level.DEBUG,
     "dbg": Level.DEBUG,
+    "debu": Level.DEBUG,
     "info": Level.INFO,
     "inf": Level.INFO,
     "information": Level.INFO,
@@ -27,11 +33,16 @@ _LEVEL_NAMES: dict[str, Level] = {
     "wrn": Level.WARN,
     "error": Level.ERROR,
     "err": Level.ERROR,
+    "erro": Level.ERROR,
     "eror": Level.ERROR,
+    "severe": Level.ERROR,
     "fatal": Level.FATAL,
+    "fata": Level.FATAL,
+    "ftl": Level.FATAL,
     "critical": Level.FATAL,
     "crit": Level.FATAL,
     "panic": Level.FATAL,
+    "pani": Level.FATAL,
     "emerg": Level.FATAL,
     "alert": Level.FATAL,
 }
@@ -41,173 +52,291 @@ STREAM_LEVELS = frozenset({"stdout", "stderr"})
 
 
 def parse_level(name: str | None) -> Level | None:
-    """A level from a payload's level field: case-insensitive, aliases folded."""
-    if not name:
+    """A level from a payload's level field: case-insensitive, aliases folded.
+
+    Stream names (`stdout`, `stderr`) are not levels and give None.
+    """
+    if not name or not isinstance(name, str):
         return None
     return _LEVEL_NAMES.get(name.strip().lower())
 
 
+def _alternation(words: Iterable[str]) -> str:
+    """Longest first, so `WARNING` wins over `WARN`."""
+    return "|".join(sorted(words, key=len, reverse=True))
+
+
+# Words trusted as a level when written in capitals anywhere in the head of a
+# line ("- app - ERROR -", "| INFO |", "npm ERR!", logrus "ERRO[0000]").
+# Rare words that capitals in prose could mean otherwise (ALERT, EMERG) are
+# left to the bracketed and keyed forms.
+_UPPER_WORDS = [w.upper() for w in _LEVEL_NAMES if w not in ("alert", "emerg", "information", "verbose", "vrb")]
+_UPPER_SET = frozenset(_UPPER_WORDS)
+# Words trusted in lower/Title case only at the start, followed by a colon
+# ("error: could not compile", "info: listening", "panic: runtime error").
+_COLON_WORDS = frozenset(
+    {"trace", "debug", "info", "notice", "warn", "warning", "error", "fatal", "critical", "panic", "severe"}
+)
+
 _SGR_RE = re.compile(r"\x1b\[[0-9;:]*m")
-# Where a level word is trusted in free text: as a bracketed/prefixed token,
-# `level=error`, JSON `"level": "error"`, or a leading/ts-following word.
-_LEVEL_TEXT_RE = re.compile(
+_GO_KLOG_RE = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d", re.ASCII)
+_KLOG = {"I": Level.INFO, "W": Level.WARN, "E": Level.ERROR, "F": Level.FATAL}
+
+# A timestamp or clock time opening a line, skipped to find the level token
+# after it: ISO forms, `2024/01/02 10:00:00` (Go's log), bare `10:00:00.123`.
+_HEAD_TS = (
+    r"(?:\[?(?:\d{4}[-/]\d\d[-/]\d\d[T ]?)?\d\d:\d\d(?::\d\d)?(?:[.,]\d+)?"
+    r"(?:\s?(?:Z|[+-]\d\d:?\d\d|UTC))?\]?)"
+)
+_HEADER_RE = re.compile(
+    rf"\s*(?:{_HEAD_TS}[\s|:-]*)?"
+    r"(?:\[\s*(?P<br>[A-Za-z]+)\s*\]|<(?P<ab>[A-Za-z]+)>|(?P<word>[A-Za-z]+)(?P<after>.?)(?P<next>.?))",
+    re.DOTALL | re.ASCII,
+)
+_KEYED_RE = re.compile(
     r"""
-    (?:^|[\s\[(|<])                                  # start or a separator
-    (?:level[=:]\s*"?|"level"\s*:\s*"|lvl[=:]\s*"?)?  # optional key
-    (?P<lvl>TRACE|DEBUG|INFO|WARN(?:ING)?|ERROR|FATAL|CRITICAL|PANIC|
-            trace|debug|info|warn(?:ing)?|error|fatal|critical|panic|
-            Trace|Debug|Info|Warn(?:ing)?|Error|Fatal|Critical|Panic)
-    (?=$|[\s\]):|>,"])                                # a word boundary we trust
+    (?:^|(?<=[\s{,;|(\[]))
+    (?:
+        (?P<kq>["'])(?i:level|lvl|severity|levelname|log[._]?level|@l)(?P=kq)\s*:\s*
+        (?:(?P<vq>["'])(?P<jv>[A-Za-z]+)(?P=vq)|(?P<pino>[1-6]0)(?![\d.]))
+      | (?i:level|lvl|severity|log[._]?level)=(?P<fq>"?)(?P<fv>[A-Za-z]+)(?P=fq)(?=[\s,;]|$)
+    )
     """,
     re.VERBOSE,
 )
-_GO_KLOG_RE = re.compile(r"^([IWEF])\d{4} \d\d:\d\d:\d\d")
-_KLOG = {"I": Level.INFO, "W": Level.WARN, "E": Level.ERROR, "F": Level.FATAL}
+_PINO = {"10": Level.TRACE, "20": Level.DEBUG, "30": Level.INFO, "40": Level.WARN, "50": Level.ERROR, "60": Level.FATAL}
+_SEP = r"""\s\[\](){}<>|"',;"""
+"""What may stand before a level token; what may follow adds `:` and `!`."""
+_RIGHT = " \t\n\r[](){}<>|\"',;:!"
+
+
+def _token_pattern() -> str:
+    """Every branch opens with a literal so the regex engine can skip to candidates.
+
+    `(?<![^SEP]X)` after the first character X is the left word boundary.
+    """
+    names = _alternation(_LEVEL_NAMES)
+    branches = [
+        rf"\[(?<![^{_SEP}]\[)\s*(?P<br>(?i:{names}))\s*\]",
+        rf"<(?<![^{_SEP}]<)(?P<ab>(?i:{names}))>",
+    ]
+    by_first: dict[str, list[str]] = {}
+    for word in sorted(_UPPER_WORDS, key=len, reverse=True):
+        by_first.setdefault(word[0], []).append(word[1:])
+    right = re.escape(_RIGHT)
+    for first, rests in by_first.items():
+        branches.append(rf"{first}(?<![^{_SEP}]{first})(?:{'|'.join(rests)})(?=$|[{right}])")
+    return "|".join(branches)
+
+
+_TOKEN_RE = re.compile(_token_pattern())
+
+
+def _header_level(head: str) -> Level | None:
+    """The level token right at the start of a line (after its timestamp)."""
+    m = _HEADER_RE.match(head)
+    if m is None:
+        return None
+    bracketed = m.group("br") or m.group("ab")
+    if bracketed:
+        return _LEVEL_NAMES.get(bracketed.lower())
+    word, after = m.group("word"), m.group("after")
+    if word.isupper():
+        return _LEVEL_NAMES[word.lower()] if word in _UPPER_SET and after in _RIGHT else None
+    if after == ":" and m.group("next") in ("", " ", "\t", "\n") and (word.islower() or word.istitle()):
+        lower = word.lower()
+        return _LEVEL_NAMES[lower] if lower in _COLON_WORDS else None
+    return None
 
 
 def detect_level(text: str) -> Level | None:
     """Guess a level from log text; only the first 200 characters are read.
 
-    Looks for the forms real loggers print: `ERROR`, `[warn]`, `level=error`,
-    JSON `"level":"error"`, Python `WARNING:root:`, Rust `  INFO target:`,
-    klog `E0102 ...`. Lower-case bare words count only when they are keyed
-    (`level=error`) or bracketed, so "no error found" stays unlevelled.
+    Recognised: `ERROR x`, `[warn] x`, `level=error`, `lvl=warn`, JSON
+    `"level":"error"` / `"severity":"ERROR"` / pino `"level":50`, Python
+    `WARNING:root:` and `... - app - ERROR - ...`, Rust tracing `ts  INFO x`,
+    klog `E0102 ...`, `error: x` / `panic: x` at the start of a line, a
+    Python traceback. Lower-case words elsewhere never count, so "no error
+    found" stays unlevelled: a wrong level misleads more than a missing one.
+    The token right after a line's timestamp wins over a keyed field, which
+    wins over capitals later in the line.
     """
     head = text[:200]
     if "\x1b" in head:
-        head = _SGR_RE.sub("", head)
+        head = _SGR_RE.sub("", text[:400])[:200]
     m = _GO_KLOG_RE.match(head)
     if m:
         return _KLOG[m.group(1)]
-    for m in _LEVEL_TEXT_RE.finditer(head):
-        word = m.group("lvl")
-        start = m.start("lvl")
-        keyed = start > 0 and head[start - 1] in "=:\"[<(|" 
-        if word.isupper() or keyed or word[0].isupper() and start == 0:
-            return _LEVEL_NAMES.get(word.lower())
+    if head.startswith("Traceback (most recent call last):"):
+        return Level.ERROR
+    level = _header_level(head)
+    if level is not None:
+        return level
+    low = head.lower()
+    k = _KEYED_RE.search(head) if ("lev" in low or "lvl" in low or "sever" in low or "@l" in low) else None
+    if k:
+        if k.group("pino"):
+            return _PINO[k.group("pino")]
+        return _LEVEL_NAMES.get((k.group("jv") or k.group("fv")).lower())
+    t = _TOKEN_RE.search(head)
+    if t:
+        return _LEVEL_NAMES.get((t.group("br") or t.group("ab") or t.group()).lower())
     return None
 
 
 # --- timestamps -------------------------------------------------------------
 
-_FRACTION_RE = re.compile(r"(\.\d+)")
+# RFC 3339 / ISO 8601 as the APIs write it, plus Go's `2024/01/02 10:00:00`.
+_TS_CORE = r"""
+    (?P<y>\d{4})(?P<ds>[-/])(?P<mo>\d\d)(?P=ds)(?P<d>\d\d)
+    (?:[Tt\x20](?P<h>\d\d):(?P<mi>\d\d)(?::(?P<s>\d\d)(?:[.,](?P<f>\d+))?)?
+       (?:\x20?(?P<z>[Zz]|[+-]\d\d(?::?\d\d)?))?(?:\x20(?:UTC|GMT))?
+    )?
+"""
+_TS_RE = re.compile(_TS_CORE, re.VERBOSE | re.ASCII)
+_SGRS = r"(?:\x1b\[[0-9;:]*m)*"
 _LEADING_TS_RE = re.compile(
-    r"^\s*\[?(?P<ts>\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)\]?"
+    rf"""
+    (?P<pre>{_SGRS})
+    (?P<open>\[)?
+    {_TS_CORE}
+    (?(open)\])                          # a bracket only when the ts closes it
+    (?P<post>{_SGRS})
+    (?=$|[\s\x1b|])
+    """,
+    re.VERBOSE | re.ASCII,
 )
+_RESET_RE = re.compile(r"\x1b\[0*m")
+
+
+def _from_match(m: re.Match[str]) -> datetime | None:
+    try:
+        frac = m.group("f") or ""
+        micro = int((frac + "000000")[:6])
+        sec = int(m.group("s") or 0)
+        leap = sec == 60  # RFC 3339 allows a leap second: count it as the next second
+        dt = datetime(
+            int(m.group("y")),
+            int(m.group("mo")),
+            int(m.group("d")),
+            int(m.group("h") or 0),
+            int(m.group("mi") or 0),
+            59 if leap else sec,
+            0 if leap else micro,
+            tzinfo=_zone(m.group("z")),
+        )
+        if leap:
+            dt += timedelta(seconds=1)
+        return dt.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _zone(z: str | None) -> timezone:
+    if not z or z in "Zz":
+        return UTC
+    digits = z[1:].replace(":", "")
+    minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
+    if int(digits[2:4] or 0) > 59:
+        raise ValueError("bad offset")
+    return timezone(timedelta(minutes=-minutes if z[0] == "-" else minutes))
 
 
 def parse_ts(value: str | None) -> datetime | None:
     """An aware UTC datetime from any RFC 3339 / ISO 8601 form the APIs use.
 
-    Handles `Z`, offsets, no zone (taken as UTC), nanosecond fractions
-    (cut to microseconds), a space instead of `T`, and date-only strings.
-    Returns None when the value is not a timestamp.
+    Handles `Z`, offsets (`+05:30`, `+0000`), no zone (taken as UTC),
+    nanosecond fractions (cut to microseconds), a comma fraction, a space
+    instead of `T`, and date-only strings. Anything else, including a
+    timestamp with more after it (`...Z/000042`), is not a timestamp: None.
     """
-    if not value:
+    if not value or not isinstance(value, str) or len(value) > 64:
         return None
-    s = value.strip()
-    if len(s) > 64:
-        return None
-    if s.endswith(("Z", "z")):
-        s = s[:-1] + "+00:00"
-    s = s.replace(",", ".", 1) if "," in s[19:21] else s
-
-    def _cut(m: re.Match[str]) -> str:
-        return m.group(1)[:7]
-
-    s = _FRACTION_RE.sub(_cut, s, count=1)
-    try:
-        dt = datetime.fromisoformat(s)
-    except ValueError:
-        return None
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    m = _TS_RE.fullmatch(value.strip())
+    return _from_match(m) if m else None
 
 
 def split_leading_ts(text: str) -> tuple[datetime | None, str]:
-    """A timestamp at the very start of `text`, and the rest after it."""
-    m = _LEADING_TS_RE.match(text)
-    if not m:
+    """A timestamp at the very start of `text` (bare or `[bracketed]`), and the rest.
+
+    Colour codes wrapped around the timestamp (Rust tracing dims it) go with
+    it; a colour that was opened before it and not closed stays in the rest.
+    """
+    if not text or not (text[0].isdigit() or text[0] in "[\x1b"):
         return None, text
-    ts = parse_ts(m.group("ts"))
+    m = _LEADING_TS_RE.match(text)
+    if not m or not m.group("h"):  # a date alone does not start a log line
+        return None, text
+    ts = _from_match(m)
     if ts is None:
         return None, text
-    return ts, text[m.end():].lstrip(" ")
+    pre, post = m.group("pre"), m.group("post")
+    reset = _RESET_RE.match(post)
+    keep = post[reset.end() :] if pre and reset else pre + post
+    return ts, keep + text[m.end():].lstrip(" \t")
 
 
 def format_ts(dt: datetime) -> str:
-    """RFC 3339 in UTC with a `Z` and microseconds only when non-zero."""
-    dt = dt.astimezone(timezone.utc)
-    if dt.microsecond:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 in UTC with a `Z` and microseconds only when non-zero.
+
+    A naive datetime is taken as UTC, like everywhere else in logview.
+    """
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    else:
+        try:
+            dt = dt.astimezone(UTC)
+        except OverflowError:
+            dt = dt.replace(tzinfo=UTC)
+    s = f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+    return f"{s}.{dt.microsecond:06d}Z" if dt.microsecond else s + "Z"
 
 
 # --- terminal safety ----------------------------------------------------------
 
-# An escape sequence: CSI (ESC [ ... final), OSC (ESC ] ... BEL/ST), DCS/SOS/PM/APC
-# (ESC P/X/^/_ ... ST), or a two-byte ESC sequence. The 8-bit C1 forms too.
-_ESCAPE_RE = re.compile(
-    r"""
-    (?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]                   # CSI
-  | (?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)? # OSC
-  | (?:\x1b[PX^_]|[\x90\x98\x9e\x9f])[^\x1b\x9c]*(?:\x1b\\|\x9c)?  # DCS SOS PM APC
-  | \x1b[ -/]*[0-~]?                                   # other ESC sequences / lone ESC
-    """,
-    re.VERBOSE,
-)
-_SGR_OK_RE = re.compile(r"\x1b\[[0-9;:]*m")
-_UNSAFE_CHARS_RE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
-_NEEDS_WORK_RE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Characters a terminal (or a line-splitting renderer) acts on. ESC is unsafe
+# unless it opens a complete SGR sequence; lone surrogates cannot be printed.
+_UNSAFE_RE = re.compile(
+    "\x1b(?!\\[[0-9;:]*m)|[\x00-\x08\x0b-\x1a\x1c-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff" + _BIDI + "]"
 )
 
 
-def _visible(ch: str) -> str:
-    o = ord(ch)
+def _visible_form(o: int) -> str:
     if o < 0x20:
-        return chr(0x2400 + o)  # ␀ ... ␟ control pictures
+        return chr(0x2400 + o)  # ␀ … ␟ control pictures: ESC → ␛, BEL → ␇, CR → ␍
     if o == 0x7F:
         return "\u2421"  # ␡
+    if 0xD800 <= o <= 0xDFFF:
+        return "\ufffd"
     return f"<U+{o:04X}>"
 
 
-def _escape_sequence(m: re.Match[str]) -> str:
-    seq = m.group(0)
-    if _SGR_OK_RE.fullmatch(seq):
-        return seq
-    return "".join(_visible(c) if _UNSAFE_CHARS_RE.match(c) else c for c in seq)
+_VISIBLE = {chr(o): _visible_form(o) for o in [*range(0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000)]}
+_VISIBLE.update({c: _visible_form(ord(c)) for c in _BIDI + "\u2028\u2029"})
+
+
+def _visible(m: re.Match[str]) -> str:
+    return _VISIBLE[m.group()]
 
 
 def sanitize(text: str) -> str:
     """Make log text safe to print: only SGR colour sequences survive.
 
     Every other escape sequence (cursor moves, OSC title/clipboard/links, DCS,
-    bracketed paste, ...) and every control character but tab and newline is
-    replaced by a visible stand-in (ESC → ␛, BEL → ␇, C1 → <U+009B>, bidi
-    overrides → <U+202E>) so the reader sees that something was there. CR is
-    shown as ␍ unless it ends a CRLF line. The fast path (nothing unsafe) is a
-    single regex search.
+    bracketed paste, ...) is defused by showing its ESC as ␛, and every other
+    control character but tab and newline is replaced by a visible stand-in
+    (BEL → ␇, C1 → <U+009B>, bidi overrides → <U+202E>) so the reader sees
+    that something was there. CR is shown as ␍ unless it ends a CRLF line.
+    Clean text is returned as the same object after one C-level scan.
     """
-    if not _NEEDS_WORK_RE.search(text):
+    if text.isprintable():  # no Cc/Cf/Zl/Zp/Cs at all: the common case
         return text
-    text = text.replace("\r\n", "\n")
-    if "\x1b" in text or any(c in text for c in "\x90\x98\x9b\x9d\x9e\x9f"):
-        text = _ESCAPE_RE.sub(_escape_sequence, text)
-    out = []
-    pos = 0
-    for m in _UNSAFE_CHARS_RE.finditer(text):
-        c = m.group(0)
-        if c == "\x1b" and _SGR_OK_RE.match(text, m.start()):
-            continue
-        out.append(text[pos : m.start()])
-        out.append(_visible(c))
-        pos = m.end()
-    out.append(text[pos:])
-    return "".join(out)
+    if not _UNSAFE_RE.search(text):  # tabs, newlines, colours, NBSP, ...
+        return text
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+    return _UNSAFE_RE.sub(_visible, text)
 
 
 def strip_sgr(text: str) -> str:
@@ -217,4 +346,4 @@ def strip_sgr(text: str) -> str:
 
 def decode_bytes(data: bytes) -> str:
     """Bytes from the wire as text: UTF-8, bad bytes shown as U+FFFD, not lost."""
-    return data.decode("utf-8", errors="replace")
+    return bytes(data).decode("utf-8", errors="replace")

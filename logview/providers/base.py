@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, ClassVar
@@ -66,6 +66,14 @@ class Provider(ABC):
         self.finished = False
         self.retry_hint: float | None = None
         """Set by SSE adapters from the stream's `retry:` field (seconds)."""
+        self.on_connected: Callable[[], None] | None = None
+        """Set by the streamer; `open()` calls it once the server has answered 2xx
+        (adapters that do not use `open()` call `self.connected()` themselves)."""
+
+    def connected(self) -> None:
+        """Tell the streamer the connection is up (the source is live)."""
+        if self.on_connected is not None:
+            self.on_connected()
 
     def __repr__(self) -> str:  # never show the secret
         return f"<{type(self).__name__} {self.name!r}>"
@@ -143,7 +151,7 @@ class Provider(ABC):
                 params=params,
                 json=json_body,
                 headers=hdrs,
-                cookies=cookies,
+                cookies=dict(cookies) if cookies else None,
                 timeout=self.timeout(),
             ) as resp:
                 if resp.status_code >= 300:
@@ -156,6 +164,7 @@ class Provider(ABC):
                         f"expected {expect} but the server sent {ctype or 'no content type'}: "
                         f"{_snippet(body)}"
                     )
+                self.connected()
                 yield resp
         except httpx.TimeoutException as e:
             raise Stalled(f"no data for {self.stall_timeout or 15:g}s ({type(e).__name__})") from None
@@ -252,4 +261,4 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, min((when - utcnow()).total_seconds(), 3600.0))
 
 
-__all__ = ["Provider", "ERROR_BODY_LIMIT"]
+__all__ = ["ERROR_BODY_LIMIT", "Provider"]

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 from starlette.applications import Starlette
@@ -52,6 +52,14 @@ class SimParams:
         return max(0.0, self.ts_of(i) - time.time())
 
 
+class ProviderSim(Protocol):
+    """What each provider simulation offers the server."""
+
+    def routes(self) -> list[BaseRoute]: ...
+
+    def demo_source(self, base_url: str) -> dict[str, Any]: ...
+
+
 DEMO_KEYS = {
     "runpod": "rp_demo_key_0123456789",
     "fal": "demo_key_id:demo_key_secret",
@@ -78,7 +86,7 @@ class Simulator:
         self.feldera = feldera.FelderaSim(self.params, DEMO_KEYS["feldera"])
         self.chronoverse = chronoverse.ChronoverseSim(self.params, DEMO_KEYS["chronoverse"])
         self.goldrush = goldrush.GoldRushSim(self.params, DEMO_KEYS["goldrush"])
-        self.providers = [self.runpod, self.fal, self.feldera, self.chronoverse, self.goldrush]
+        self.providers: list[ProviderSim] = [self.runpod, self.fal, self.feldera, self.chronoverse, self.goldrush]
         routes: list[BaseRoute] = []
         for p in self.providers:
             routes.extend(p.routes())
