@@ -1,0 +1,283 @@
+"""RunPod worker logs: the adapter against the simulator over loopback.
+
+The simulator's `record(i)` says exactly what record i is, so each test
+compares what the adapter yielded with what the server sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any, cast
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logview.config import RunPodSource
+from logview.errors import AuthError, NotFoundError, RateLimited, StreamCut
+from logview.model import Item, LogEvent
+from logview.providers.runpod import RunPodProvider
+from logview.sim.runpod import ENDPOINT_ID, TERMINATED, WORKERS, RunPodRecord, RunPodSim
+from logview.sim.server import DEMO_KEYS, Simulator
+from logview.sse import SSEDecoder
+from logview.text import detect_level, parse_ts, sanitize
+
+KEY = DEMO_KEYS["runpod"]
+
+
+def make(sim: Simulator | None, client: httpx.AsyncClient | None, key: str | None = KEY, **kw: Any) -> RunPodProvider:
+    """An adapter for worker_a1b2c3 (spec options as keywords); no sim for pure decoding."""
+    fields: dict[str, Any] = {"endpoint_id": ENDPOINT_ID, "worker_id": WORKERS[0], **kw}
+    spec = RunPodSource(provider="runpod", name="sdxl", base_url=sim.base_url if sim else "", **fields)
+    return RunPodProvider(spec, client, key)
+
+
+async def one_connection(provider: RunPodProvider, limit: int | None = None) -> list[LogEvent]:
+    """The events of one connect() call: up to `limit`, or until it ends or is cut."""
+    out: list[LogEvent] = []
+    try:
+        async with aclosing(cast(AsyncGenerator[Item, None], provider.connect())) as stream:
+            async for item in stream:
+                assert isinstance(item, LogEvent), item
+                out.append(item)
+                if limit is not None and len(out) >= limit:
+                    break
+    except StreamCut:
+        pass
+    return out
+
+
+def assert_is_record(event: LogEvent, rec: RunPodRecord) -> None:
+    assert (event.seq, event.message, event.pod, event.stream, event.ts) == (
+        rec.id,
+        sanitize(rec.line),
+        WORKERS[0],
+        rec.source,
+        parse_ts(rec.ts),
+    )
+    assert event.level == detect_level(rec.line)
+    assert event.fields == {}
+
+
+def since_start(rp: RunPodSim) -> str:
+    return rp.record(0).ts
+
+
+async def test_events_are_exactly_the_records_sent_in_order(sim: Simulator, client: httpx.AsyncClient) -> None:
+    rp = sim.runpod
+    events = await one_connection(make(sim, client, since=since_start(rp)), limit=120)
+    assert len(events) == 120
+    for i, event in enumerate(events):
+        assert_is_record(event, rp.record(i))
+
+
+async def test_tail_backfills_exactly_the_last_n_records(sim: Simulator, client: httpx.AsyncClient) -> None:
+    sim.params.total = 50  # history is frozen at records 0..49; the stream ends after them
+    rp = sim.runpod
+    events = await one_connection(make(sim, client, tail=10))
+    assert [e.seq for e in events] == [rp.record(i).id for i in range(40, 50)]
+
+
+async def test_source_system_streams_only_system_records(sim: Simulator, client: httpx.AsyncClient) -> None:
+    sim.params.total = 200
+    rp = sim.runpod
+    events = await one_connection(make(sim, client, source="system", since=since_start(rp)))
+    expected = [rp.record(i) for i in range(200) if rp.record(i).source == "system"]
+    assert len(expected) >= 5
+    assert [(e.seq, e.stream, e.message) for e in events] == [(r.id, "system", r.line) for r in expected]
+
+
+async def test_since_starts_at_the_first_record_at_or_after_it(sim: Simulator, client: httpx.AsyncClient) -> None:
+    rp = sim.runpod
+    events = await one_connection(make(sim, client, since=rp.record(30).ts), limit=5)
+    assert [e.seq for e in events] == [rp.record(i).id for i in range(30, 35)]
+
+
+async def test_reconnects_after_cuts_deliver_every_record_once_in_order(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """Acceptance: 6 connections, each cut mid-frame after 60 records, make one gapless run of 360."""
+    rp = sim.runpod
+    rp.drop_after = 60
+    rp.drop_partial = True  # each cut leaves the next frame's `id:` and `data:` behind, undispatched
+    provider = make(sim, client, since=since_start(rp))
+    events: list[LogEvent] = []
+    connections = 0
+    while len(events) < 360 and connections < 10:
+        connections += 1
+        events += await one_connection(provider)
+    assert connections == 6
+    assert len(events) == 360
+    for i, event in enumerate(events):
+        assert_is_record(event, rp.record(i))
+    resumes = [r.last_event_id for r in list(rp.requests)[1:]]
+    assert resumes == [rp.record(i).id for i in (59, 119, 179, 239, 299)]
+
+
+async def test_resume_sends_last_event_id_when_records_share_a_second(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    rp = sim.runpod
+    rp.drop_after = 25
+    provider = make(sim, client, since=since_start(rp))
+    first = await one_connection(provider)
+    last = rp.record(24)
+    same_second = [i for i in range(25) if rp.record(i).id.split("/")[0] == last.id.split("/")[0]]
+    assert len(same_second) > 1  # a since=<second> resume could not tell these apart
+    second = await one_connection(provider)
+    assert first[-1].seq == last.id
+    assert rp.requests[-1].last_event_id == last.id
+    assert [e.seq for e in second] == [rp.record(i).id for i in range(25, 50)]
+
+
+async def test_server_ignoring_last_event_id_yields_no_duplicates(sim: Simulator, client: httpx.AsyncClient) -> None:
+    rp = sim.runpod
+    rp.ignore_last_event_id = True  # it resumes from `since`, which replays the last record
+    rp.drop_after = 40
+    provider = make(sim, client, since=since_start(rp))
+    events = await one_connection(provider) + await one_connection(provider) + await one_connection(provider)
+    assert [e.seq for e in events] == [rp.record(i).id for i in range(len(events))]
+    assert len(events) >= 118  # 40 + 39 + 39: each replayed boundary record was dropped
+
+
+async def test_wrong_key_is_an_auth_error_naming_the_env_var_not_the_key(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    wrong = "rp_wrong_key_SECRET_987654"
+    with pytest.raises(AuthError) as info:
+        await one_connection(make(sim, client, key=wrong))
+    message = str(info.value)
+    assert "RUNPOD_API_KEY" in message
+    assert "401" in message
+    assert wrong not in message and KEY not in message
+
+
+@pytest.mark.parametrize(
+    ("endpoint_id", "worker_id"),
+    [(ENDPOINT_ID, "worker_nope00"), ("ep_unknown000", WORKERS[0]), (ENDPOINT_ID, TERMINATED)],
+    ids=["unknown-worker", "unknown-endpoint", "terminated-worker"],
+)
+async def test_missing_worker_is_not_found_saying_it_is_gone(
+    sim: Simulator, client: httpx.AsyncClient, endpoint_id: str, worker_id: str
+) -> None:
+    with pytest.raises(NotFoundError) as info:
+        await one_connection(make(sim, client, endpoint_id=endpoint_id, worker_id=worker_id))
+    assert "gone or does not exist" in str(info.value)
+    assert "worker not found" in str(info.value)
+
+
+async def test_rate_limit_is_retryable_after_one_second(sim: Simulator, client: httpx.AsyncClient) -> None:
+    sim.runpod.rate_limit_next = 1
+    provider = make(sim, client, since=since_start(sim.runpod))
+    with pytest.raises(RateLimited) as info:
+        await one_connection(provider)
+    assert info.value.retry_after == 1.0
+    assert len(await one_connection(provider, limit=3)) == 3
+
+
+async def test_retry_field_sets_retry_hint_in_seconds(sim: Simulator, client: httpx.AsyncClient) -> None:
+    provider = make(sim, client, since=since_start(sim.runpod))
+    await one_connection(provider, limit=1)
+    assert provider.retry_hint == 3.0
+
+
+async def test_truncated_data_frame_becomes_an_unparseable_event(sim: Simulator, client: httpx.AsyncClient) -> None:
+    rp = sim.runpod
+    rp.malformed = {5}
+    events = await one_connection(make(sim, client, since=since_start(rp)), limit=10)
+    broken = rp.record(5)
+    assert events[5].fields == {"logview": "unparseable"}
+    assert events[5].level is None
+    assert events[5].seq == broken.id
+    assert events[5].message == broken.payload()[: len(broken.payload()) // 2]
+    for i in (*range(5), *range(6, 10)):
+        assert_is_record(events[i], rp.record(i))
+
+
+def decode_one(frame: bytes) -> LogEvent:
+    provider = make(None, None)
+    (ev,) = SSEDecoder().feed(frame)
+    return provider.decode(ev)[0]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "[1, 2]",
+        '{"line": 5, "source": "container"}',
+        '{"source": "container"}',
+        '"just a string"',
+        "null",
+        '{"line": "x", "ts": 1700000000}',
+        '{"line": "\\u001b]0;pwned\\u0007", "source": []}',
+    ],
+)
+def test_wrong_shape_payload_becomes_an_unparseable_event(data: str) -> None:
+    event = decode_one(f"id: 2026-06-01T12:05:04Z/000000000042\ndata: {data}\n\n".encode())
+    assert (event.fields, event.level, event.seq) == (
+        {"logview": "unparseable"},
+        None,
+        "2026-06-01T12:05:04Z/000000000042",
+    )
+    assert event.message == sanitize(data)
+    assert "\x1b]" not in event.message
+
+
+def test_control_sequences_in_a_line_are_sanitized() -> None:
+    event = decode_one(
+        b'data: {"source": "container", "line": "\\u001b[31mred\\u001b[0m \\u001b]0;title\\u0007", "ts": "2026-06-01T12:05:04.5Z"}\n\n'
+    )
+    assert event.message == sanitize("\x1b[31mred\x1b[0m \x1b]0;title\x07")
+    assert "\x07" not in event.message and "\x1b[31m" in event.message
+    assert event.fields == {}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"), max_size=200))
+def test_any_data_decodes_without_raising_and_keeps_unparseable_data(data: str) -> None:
+    event = decode_one(f"id: 1\ndata: {data}\n\n".encode())
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        payload = None
+    if (
+        isinstance(payload, dict)
+        and isinstance(payload.get("line"), str)
+        and isinstance(payload.get("source"), str | None)
+        and isinstance(payload.get("ts"), str | None)
+    ):
+        assert event.message == sanitize(payload["line"])
+    else:
+        assert (event.fields, event.message) == ({"logview": "unparseable"}, sanitize(data))
+
+
+async def test_sim_sends_sse_headers_retry_and_keepalives(sim: Simulator, client: httpx.AsyncClient) -> None:
+    rp = sim.runpod
+    rp.keepalive_interval = 0.02
+    ahead = rp.record(sim.params.available() + 60).id  # ~150 ms of silence before the next record
+    url = f"{sim.base_url}/v2/serverless/{ENDPOINT_ID}/workers/{WORKERS[0]}/logs"
+    headers = {"Authorization": f"Bearer {KEY}", "Last-Event-ID": ahead}
+    body = b""
+    async with client.stream("GET", url, headers=headers) as resp:
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        assert resp.headers["cache-control"] == "no-cache"
+        assert resp.headers["x-accel-buffering"] == "no"
+        async for chunk in resp.aiter_bytes():
+            body += chunk
+            if b"id: " in body:
+                break
+    assert body.startswith(b"retry: 3000\n\n")
+    assert b": keepalive\n\n" in body.split(b"id: ")[0]
+
+
+async def test_sim_rejects_tail_out_of_range_with_problem_details(sim: Simulator, client: httpx.AsyncClient) -> None:
+    url = f"{sim.base_url}/v2/serverless/{ENDPOINT_ID}/workers/{WORKERS[0]}/logs"
+    resp = await client.get(url, params={"tail": "5001"}, headers={"Authorization": f"Bearer {KEY}"})
+    assert resp.status_code == 400
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert (body["title"], body["status"]) == ("Bad Request", 400)
+    assert body["errors"] == [{"field": "tail", "message": "must be an integer between 0 and 5000"}]
