@@ -1,0 +1,168 @@
+"""Command line: `logview [SOURCES]`, `logview tail`, `logview demo-server`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from logview import __version__
+from logview.config import Settings, config_path, finalize_names, load_settings, parse_source_uri
+from logview.errors import ConfigError
+
+EPILOG = """\
+sources:
+  runpod://ENDPOINT/WORKER?tail=500      RunPod serverless worker (RUNPOD_API_KEY)
+  fal://?app_id=my-app&level=error       fal serverless logs (FAL_KEY)
+  feldera://PIPELINE?base_url=URL        Feldera pipeline (FELDERA_API_KEY, optional)
+  chronoverse://WORKFLOW/JOB             Chronoverse job (CHRONOVERSE_TOKEN)
+  goldrush://PIPELINE                    GoldRush pipeline (GOLDRUSH_SERVICE_KEY)
+  PATH                                   a file, followed
+  -                                      standard input
+  NAME                                   a source named in the config file
+
+config: --config FILE, else $LOGVIEW_CONFIG, else $XDG_CONFIG_HOME/logview/config.toml
+"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="source URIs, files, - for stdin, or configured names")
+    p.add_argument("--config", metavar="FILE", help="config file (TOML)")
+    p.add_argument("--demo", action="store_true", help="follow the embedded simulator of all five APIs")
+    p.add_argument("--rate", type=float, default=8.0, help="demo: lines per second per source (default 8)")
+    p.add_argument("--seed", type=int, default=7, help="demo: content seed")
+    p.add_argument("--max-lines", type=int, default=None, help="events kept in memory (default 1,000,000)")
+
+
+def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, argparse.ArgumentParser]:
+    fmt = argparse.RawDescriptionHelpFormatter
+    main = argparse.ArgumentParser(
+        prog="logview",
+        description="Follow live logs from RunPod, fal, Feldera, Chronoverse, GoldRush, files and stdin.",
+        epilog=EPILOG + "\ncommands:\n  logview tail ...         headless: stream to stdout\n"
+        "  logview demo-server ...  run the simulator alone\n",
+        formatter_class=fmt,
+    )
+    main.add_argument("--version", action="version", version=f"logview {__version__}")
+    _common(main)
+    main.add_argument("--theme", default=None, help="theme name (see README, Themes)")
+    tail = argparse.ArgumentParser(
+        prog="logview tail", description="Stream events to stdout, statuses to stderr.", epilog=EPILOG, formatter_class=fmt
+    )
+    _common(tail)
+    tail.add_argument("--format", choices=["text", "jsonl"], default="text", help="output format (default text)")
+    server = argparse.ArgumentParser(prog="logview demo-server", description="Run the simulator of all five APIs on loopback.")
+    server.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
+    server.add_argument("--rate", type=float, default=8.0, help="lines per second per source")
+    server.add_argument("--seed", type=int, default=7)
+    return main, tail, server
+
+
+def resolve_sources(settings: Settings, args: Sequence[str], demo_specs: Sequence[Any] = ()) -> list[Any]:
+    """Configured sources, narrowed to the named ones, plus URIs from the command line."""
+    configured = list(settings.sources) + list(demo_specs)
+    by_name = {s.name: s for s in configured}
+    chosen: list[Any] = []
+    extra: list[Any] = []
+    for arg in args:
+        if arg in by_name:
+            chosen.append(by_name[arg])
+        else:
+            extra.append(parse_source_uri(arg))
+    if not args:
+        chosen = configured
+    elif not chosen and demo_specs:
+        chosen = list(demo_specs)
+    specs = chosen + finalize_names(extra)
+    names = [s.name for s in specs]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise ConfigError(f"two sources are named '{sorted(dup)[0]}': give one a name in the config file")
+    return specs
+
+
+def _start_demo(rate: float, seed: int) -> tuple[Any, list[Any]]:
+    from logview.sim.server import SimParams, Simulator
+
+    sim = Simulator(SimParams(seed=seed, rate=rate, backlog=int(rate * 20)))
+    sim.start()
+    os.environ.update(sim.demo_env())
+    return sim, sim.demo_specs()
+
+
+def _load(ns: argparse.Namespace) -> tuple[Settings, list[Any], Any]:
+    settings = load_settings(config_path(ns.config))
+    if ns.max_lines is not None:
+        if ns.max_lines < 1000:
+            raise ConfigError("--max-lines must be at least 1000")
+        settings = settings.model_copy(update={"max_lines": ns.max_lines})
+    sim = None
+    demo: list[Any] = []
+    if ns.demo:
+        sim, demo = _start_demo(ns.rate, ns.seed)
+    specs = resolve_sources(settings, ns.sources, demo)
+    if not specs:
+        raise ConfigError(
+            "no sources: pass a source (e.g. runpod://ENDPOINT/WORKER, a file, or - for stdin), "
+            "list them in a config file, or try --demo"
+        )
+    return settings, specs, sim
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    main_p, tail_p, server_p = build_parsers()
+    try:
+        if argv[:1] == ["tail"]:
+            ns = tail_p.parse_args(argv[1:])
+            _, specs, sim = _load(ns)
+            from logview.tail import run_tail
+
+            try:
+                return asyncio.run(run_tail(specs, ns.format))
+            finally:
+                if sim is not None:
+                    sim.stop()
+        if argv[:1] == ["demo-server"]:
+            return _demo_server(server_p.parse_args(argv[1:]))
+        ns = main_p.parse_args(argv)
+        settings, specs, sim = _load(ns)
+        from logview.ui.app import run_app
+
+        try:
+            rc: int = run_app(specs, settings, theme=ns.theme)
+            return rc
+        finally:
+            if sim is not None:
+                sim.stop()
+    except ConfigError as e:
+        print(f"logview: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _demo_server(ns: argparse.Namespace) -> int:
+    import time
+
+    from logview.sim.server import SimParams, Simulator
+
+    sim = Simulator(SimParams(seed=ns.seed, rate=ns.rate, backlog=int(ns.rate * 20)))
+    sim.start(ns.port)
+    print(sim.config_toml(), flush=True)
+    print(f"# serving on {sim.base_url} — Ctrl-C to stop", file=sys.stderr, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""The LogStore: a bounded, columnar log of every event and marker.
+
+A million `LogEvent` objects would cost ~500 MB; here an event costs its
+message string plus ~30 bytes of columns. Rows have stable, ever-growing ids;
+the oldest are evicted in chunks once `max_lines` is exceeded, and the count
+of evicted rows is kept so the UI can say so.
+
+Markers (reconnects, gaps, a source ending) are rows too, of kind MARKER, so
+they sit in the log exactly where they happened.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from logview.model import Level, LogEvent, SourceStatus, State
+
+LOG = 0
+MARKER = 1
+
+_EMPTY: dict[str, str] = {}
+_LEVELS = {lv.value: lv for lv in Level}
+
+
+class LogStore:
+    """Columns indexed by `row - self.first`; row ids never change.
+
+    Interned tables: `sources` (index → name), `pods` and `streams`
+    (index 0 is "none"). `level` is the Level value, 0 for none.
+    """
+
+    def __init__(self, max_lines: int = 1_000_000) -> None:
+        self.max_lines = max_lines
+        self._chunk = max(1000, max_lines // 50)
+        self.first = 0
+        """Id of the oldest row still kept."""
+        self.evicted = 0
+        self.ts = array("d")
+        self.level = bytearray()
+        self.kind = bytearray()
+        self.source = array("H")
+        self.pod = array("I")
+        self.stream = bytearray()
+        self.message: list[str] = []
+        self.seq: list[int | str | None] = []
+        self.fields: list[dict[str, str]] = []
+        self.sources: list[str] = []
+        self.providers: list[str] = []
+        self.pods: list[str | None] = [None]
+        self.streams: list[str | None] = [None]
+        self._source_ix: dict[str, int] = {}
+        self._pod_ix: dict[str | None, int] = {None: 0}
+        self._stream_ix: dict[str | None, int] = {None: 0}
+        self.counts: dict[str, int] = {}
+        """Events received per source (including evicted ones)."""
+        self.pod_counts: dict[tuple[str, str], int] = {}
+
+    # --- sizes ------------------------------------------------------------
+
+    @property
+    def end(self) -> int:
+        """Id the next row will get."""
+        return self.first + len(self.message)
+
+    def __len__(self) -> int:
+        return len(self.message)
+
+    # --- interning --------------------------------------------------------
+
+    def source_index(self, name: str, provider: str = "") -> int:
+        ix = self._source_ix.get(name)
+        if ix is None:
+            ix = self._source_ix[name] = len(self.sources)
+            self.sources.append(name)
+            self.providers.append(provider)
+        return ix
+
+    def pod_index(self, pod: str | None) -> int:
+        ix = self._pod_ix.get(pod)
+        if ix is None:
+            ix = self._pod_ix[pod] = len(self.pods)
+            self.pods.append(pod)
+        return ix
+
+    def stream_index(self, stream: str | None) -> int:
+        ix = self._stream_ix.get(stream)
+        if ix is None:
+            ix = self._stream_ix[stream] = len(self.streams)
+            self.streams.append(stream)
+        return ix
+
+    # --- writing ----------------------------------------------------------
+
+    def extend(self, events: Iterable[LogEvent]) -> range:
+        """Append events; returns the ids they got."""
+        start = self.end
+        ts_a, lv_a, kd_a, src_a, pod_a, st_a = self.ts, self.level, self.kind, self.source, self.pod, self.stream
+        msg_a, seq_a, f_a = self.message, self.seq, self.fields
+        counts, pod_counts = self.counts, self.pod_counts
+        last_src: str | None = None
+        last_src_ix = 0
+        for ev in events:
+            if ev.source is not last_src:
+                last_src = ev.source
+                last_src_ix = self.source_index(ev.source, ev.provider)
+            ts_a.append(ev.ts.timestamp())
+            lv_a.append(ev.level.value if ev.level is not None else 0)
+            kd_a.append(LOG)
+            src_a.append(last_src_ix)
+            pod = ev.pod
+            pod_a.append(self._pod_ix[pod] if pod in self._pod_ix else self.pod_index(pod))
+            stream = ev.stream
+            st_a.append(self._stream_ix[stream] if stream in self._stream_ix else self.stream_index(stream))
+            msg_a.append(ev.message)
+            seq_a.append(ev.seq)
+            f_a.append(ev.fields or _EMPTY)
+            counts[ev.source] = counts.get(ev.source, 0) + 1
+            if pod is not None:
+                key = (ev.source, pod)
+                pod_counts[key] = pod_counts.get(key, 0) + 1
+        self._evict()
+        return range(start, self.end)
+
+    def add_marker(self, status: SourceStatus, text: str) -> int:
+        """Put a marker row (reconnect, gap, end) into the log at this point."""
+        row = self.end
+        self.ts.append(status.ts.timestamp())
+        self.level.append(0)
+        self.kind.append(MARKER)
+        self.source.append(self.source_index(status.source))
+        self.pod.append(self.pod_index(status.pod))
+        self.stream.append(0)
+        self.message.append(text)
+        self.seq.append(None)
+        self.fields.append({"state": str(status.state)})
+        self._evict()
+        return row
+
+    def _evict(self) -> None:
+        over = len(self.message) - self.max_lines
+        if over < self._chunk:
+            return
+        n = over
+        for col in (self.ts, self.level, self.kind, self.source, self.pod, self.stream, self.message, self.seq, self.fields):
+            del col[:n]
+        self.first += n
+        self.evicted += n
+
+    def clear(self) -> None:
+        n = len(self.message)
+        for col in (self.ts, self.level, self.kind, self.source, self.pod, self.stream, self.message, self.seq, self.fields):
+            del col[:]
+        self.first += n
+
+    # --- reading ----------------------------------------------------------
+
+    def __contains__(self, row: int) -> bool:
+        return self.first <= row < self.end
+
+    def event(self, row: int) -> LogEvent:
+        """Rebuild the event at a row id (for details, copy, export)."""
+        i = row - self.first
+        lv = self.level[i]
+        src = self.source[i]
+        ts = datetime.fromtimestamp(self.ts[i], UTC)
+        return LogEvent(
+            source=self.sources[src],
+            provider=self.providers[src],
+            message=self.message[i],
+            ts=ts,
+            level=_LEVELS.get(lv),
+            pod=self.pods[self.pod[i]],
+            stream=self.streams[self.stream[i]],
+            seq=self.seq[i],
+            fields=dict(self.fields[i]),
+            received=ts,
+        )
+
+    def is_marker(self, row: int) -> bool:
+        return self.kind[row - self.first] == MARKER
+
+    def rows(self) -> range:
+        return range(self.first, self.end)
+
+    def source_rows(self, names: Sequence[str]) -> list[int]:
+        """Ids of the rows (events and markers) of the given sources."""
+        wanted = {self._source_ix[n] for n in names if n in self._source_ix}
+        base = self.first
+        return [base + i for i, s in enumerate(self.source) if s in wanted]
+
+
+def marker_text(status: SourceStatus) -> str | None:
+    """The inline marker for a status, or None when it deserves no row."""
+    if status.state is State.GAP:
+        return f"gap: {status.message}" if status.message else "gap: lines may be missing here"
+    if status.state in (State.ENDED, State.FAILED, State.POD_GONE, State.POD_NEW):
+        return status.message or str(status.state)
+    if status.state is State.LIVE and status.attempt:
+        return status.message or "reconnected"
+    return None

@@ -1,0 +1,256 @@
+"""The Streamer: one task per source, reconnects, backoff, batching.
+
+Providers know their API and their cursor; the streamer knows time. It runs
+each source's `connect()` in a loop, turns every failure into a visible
+state (reconnecting with the reason and the delay, or failed with what to
+do), backs off exponentially with jitter (a server's Retry-After or SSE
+`retry:` wins), and hands consumers batches rather than single lines: one
+batch every `batch_interval` seconds or `batch_size` items, whichever comes
+first, so a flood costs the consumer one wake-up per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import Any
+
+import httpx
+
+from logview.config import resolve_secret
+from logview.errors import FatalSourceError, RetryableError, StreamCut
+from logview.model import Item, SourceStatus, State
+from logview.providers import Provider, create
+
+log = logging.getLogger("logview.streaming")
+
+Batch = list[Item]
+
+
+class Backoff:
+    """Exponential backoff with jitter: base·2^(n-1), capped, times U(0.5, 1]."""
+
+    def __init__(self, base: float = 1.0, cap: float = 60.0, rng: random.Random | None = None) -> None:
+        self.base = base
+        self.cap = cap
+        self._rng = rng or random.Random()
+
+    def delay(self, attempt: int, hint: float | None = None) -> float:
+        if hint is not None:
+            return min(hint, self.cap * 5)
+        raw: float = min(self.cap, self.base * 2.0 ** max(0, attempt - 1))
+        return raw * (0.5 + 0.5 * self._rng.random())
+
+
+class Streamer:
+    """Runs every source and yields batches of items from all of them.
+
+    >>> async for batch in Streamer(specs).batches():
+    ...     handle(batch)
+
+    `batches()` ends when every source has ended or failed (or after
+    `close()`). Statuses travel in the same batches as events, in order.
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[Any],
+        *,
+        client: httpx.AsyncClient | None = None,
+        batch_interval: float = 0.05,
+        batch_size: int = 1000,
+        backoff: Backoff | None = None,
+        max_pending: int = 50_000,
+    ) -> None:
+        self.specs = list(specs)
+        self.batch_interval = batch_interval
+        self.batch_size = batch_size
+        self.backoff = backoff or Backoff()
+        self.max_pending = max_pending
+        self._client = client
+        self._own_client = client is None
+        self._insecure_client: httpx.AsyncClient | None = None
+        self._pending: Batch = []
+        self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.providers: dict[str, Provider] = {}
+        self.states: dict[str, SourceStatus] = {}
+        self._closed = False
+
+    # --- public -------------------------------------------------------------
+
+    async def batches(self) -> AsyncGenerator[Batch, None]:
+        if self._client is None:
+            self._client = _make_client(verify=True)
+        for spec in self.specs:
+            self.start_source(spec)
+        try:
+            while True:
+                if not self._pending:
+                    if not self._running():
+                        break
+                    self._wake.clear()
+                    try:
+                        await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+                    except TimeoutError:
+                        continue
+                # a batch: wait out the interval unless it is already full
+                if len(self._pending) < self.batch_size:
+                    await asyncio.sleep(self.batch_interval)
+                batch, self._pending = self._pending, []
+                self._drained.set()
+                if batch:
+                    yield batch
+        finally:
+            await self.close()
+
+    def start_source(self, spec: Any) -> None:
+        """Start (or restart, e.g. after a key was fixed) one source."""
+        old = self._tasks.get(spec.name)
+        if old is not None and not old.done():
+            old.cancel()
+        self._tasks[spec.name] = asyncio.create_task(self._run(spec), name=f"source:{spec.name}")
+
+    def retry(self, name: str) -> bool:
+        """Restart a failed or ended source by name."""
+        for spec in self.specs:
+            if spec.name == name:
+                self.start_source(spec)
+                return True
+        return False
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for c in (self._client if self._own_client else None, self._insecure_client):
+            if c is not None:
+                await c.aclose()
+
+    # --- internals ----------------------------------------------------------
+
+    def _running(self) -> bool:
+        return any(not t.done() for t in self._tasks.values())
+
+    async def _push(self, item: Item) -> None:
+        self._pending.append(item)
+        n = len(self._pending)
+        if n == 1 or n >= self.batch_size:
+            self._wake.set()
+        if n >= self.max_pending:
+            # the consumer is behind: hold this source until it catches up
+            self._drained.clear()
+            await self._drained.wait()
+
+    async def _status(self, status: SourceStatus) -> None:
+        if status.pod is None and status.state is not State.INFO and status.state is not State.GAP:
+            self.states[status.source] = status
+        await self._push(status)
+
+    def _client_for(self, spec: Any) -> httpx.AsyncClient:
+        if getattr(spec, "insecure", False):
+            if self._insecure_client is None:
+                self._insecure_client = _make_client(verify=False)
+            return self._insecure_client
+        assert self._client is not None
+        return self._client
+
+    async def _run(self, spec: Any) -> None:
+        name = spec.name
+        try:
+            await self._run_inner(spec)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a bug in an adapter must not take the others down
+            log.exception("source %s crashed", name)
+            await self._status(SourceStatus(name, State.FAILED, f"internal error: {type(e).__name__}: {e}"))
+
+    async def _run_inner(self, spec: Any) -> None:
+        name = spec.name
+        await self._status(SourceStatus(name, State.CONNECTING, "connecting"))
+        try:
+            secret = resolve_secret(spec)
+        except FatalSourceError as e:
+            await self._status(SourceStatus(name, State.FAILED, str(e)))
+            return
+        provider = create(spec, self._client_for(spec), secret)
+        self.providers[name] = provider
+        attempt = 0
+        down_since: float | None = None
+        while True:
+            started = time.monotonic()
+            live = _Once(functools.partial(self._announce_live, name, attempt, down_since))
+            provider.on_connected = live
+            hint: float | None = None
+            try:
+                async for item in provider.connect():
+                    live()  # adapters that never call connected()
+                    await self._push(item)
+                if provider.finished:
+                    await self._status(SourceStatus(name, State.ENDED, "the stream has ended"))
+                    return
+                raise StreamCut("the server closed the stream")
+            except FatalSourceError as e:
+                await self._status(SourceStatus(name, State.FAILED, str(e)))
+                return
+            except RetryableError as e:
+                reason = str(e)
+                hint = e.retry_after
+                if hint is None and isinstance(e, StreamCut) and provider.retry_hint is not None and attempt == 0:
+                    hint = provider.retry_hint
+            if live.done:
+                down_since = None
+                if time.monotonic() - started > 5.0:
+                    attempt = 0  # it was up a while: start the backoff over
+            attempt += 1
+            if down_since is None:
+                down_since = time.monotonic()
+            delay = self.backoff.delay(attempt, hint)
+            await self._status(
+                SourceStatus(name, State.RECONNECTING, f"{reason}; reconnecting in {delay:.1f}s", attempt=attempt, delay=delay)
+            )
+            await asyncio.sleep(delay)
+
+    def _announce_live(self, name: str, attempt: int, down_since: float | None) -> None:
+        if attempt == 0 or down_since is None:
+            status = SourceStatus(name, State.LIVE, "live")
+        else:
+            gone = time.monotonic() - down_since
+            status = SourceStatus(name, State.LIVE, f"reconnected after {gone:.1f}s, resumed", attempt=attempt)
+        self.states[name] = status
+        self._pending.append(status)
+        self._wake.set()
+
+
+class _Once:
+    """Call a function the first time it is called, never again."""
+
+    __slots__ = ("_fn", "done")
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self._fn = fn
+        self.done = False
+
+    def __call__(self) -> None:
+        if not self.done:
+            self.done = True
+            self._fn()
+
+
+def _make_client(verify: bool) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        verify=verify,
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=20),
+        headers={"User-Agent": "logview"},
+    )
