@@ -76,7 +76,7 @@ def resolve_sources(settings: Settings, args: Sequence[str], demo_specs: Sequenc
         chosen = configured
     elif not chosen and demo_specs:
         chosen = list(demo_specs)
-    specs = chosen + finalize_names(extra)
+    specs = chosen + finalize_names(extra, taken=[s.name for s in chosen])
     names = [s.name for s in specs]
     dup = {n for n in names if names.count(n) > 1}
     if dup:

@@ -12,9 +12,10 @@ import re
 import shlex
 import subprocess
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -289,19 +290,28 @@ def load_settings(path: Path | None) -> Settings:
     return settings.model_copy(update={"sources": finalize_names(specs)})
 
 
-def finalize_names(specs: list[Any]) -> list[Any]:
-    """Give every source a unique name (derived from its ids when unset)."""
-    seen: dict[str, int] = {}
+def finalize_names(specs: list[Any], taken: Iterable[str] = ()) -> list[Any]:
+    """Give every source a unique name (derived from its ids when unset).
+
+    Names given explicitly are kept, and must be unique; a derived name never
+    takes one of them (nor one in `taken`): it gets -2, -3, ... instead.
+    """
+    explicit = [spec.name for spec in specs if spec.name]
+    for name in explicit:
+        if explicit.count(name) > 1:
+            raise ConfigError(f"two sources are named '{name}': names must be unique")
+    used = {*taken, *explicit}
     out = []
     for spec in specs:
-        base = spec.derived_name()
-        name = base
-        if name in seen:
-            if spec.name:
-                raise ConfigError(f"two sources are named '{name}': names must be unique")
-            seen[base] += 1
-            name = f"{base}-{seen[base]}"
-        seen.setdefault(name, 1)
+        if spec.name:
+            out.append(spec)
+            continue
+        base = name = spec.derived_name()
+        n = 1
+        while name in used:
+            n += 1
+            name = f"{base}-{n}"
+        used.add(name)
         out.append(spec.model_copy(update={"name": name}))
     return out
 
@@ -327,13 +337,13 @@ def parse_source_uri(uri: str) -> Any:
         return _Wrapper.model_validate({"spec": {"provider": "file", "path": uri}}).spec
     if scheme not in _URI_PATHS:
         known = ", ".join(f"{k}://" for k in _URI_PATHS)
-        raise ConfigError(f"{uri}: unknown scheme '{scheme}://' (known: {known}, a file path, or - for stdin)")
+        raise ConfigError(f"{_shown(uri)}: unknown scheme '{scheme}://' (known: {known}, a file path, or - for stdin)")
     parts = urlsplit(uri)
     ids = [unquote(p) for p in (parts.netloc, *parts.path.split("/")) if p]
     names = _URI_PATHS[scheme]
     if len(ids) != len(names):
         shape = "/".join(n.upper() for n in names) or "?key=value..."
-        raise ConfigError(f"{uri}: expected {scheme}://{shape}")
+        raise ConfigError(f"{_shown(uri)}: expected {scheme}://{shape}")
     data: dict[str, Any] = {"provider": scheme, **dict(zip(names, ids, strict=True))}
     for key, values in parse_qs(parts.query, keep_blank_values=True).items():
         if key in _LIST_KEYS:
@@ -343,7 +353,13 @@ def parse_source_uri(uri: str) -> Any:
     try:
         return _Wrapper.model_validate({"spec": data}).spec
     except ValidationError as e:
-        raise ConfigError(_describe(e, uri)) from None
+        raise ConfigError(_describe(e, _shown(uri))) from None
+
+
+def _shown(uri: str) -> str:
+    """A URI as echoed in an error: without user info and query, either may hold a secret."""
+    parts = urlsplit(uri)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
 # --- credentials -------------------------------------------------------------------

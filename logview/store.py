@@ -2,8 +2,9 @@
 
 A million `LogEvent` objects would cost ~500 MB; here an event costs its
 message string plus ~30 bytes of columns. Rows have stable, ever-growing ids;
-the oldest are evicted in chunks once `max_lines` is exceeded, and the count
-of evicted rows is kept so the UI can say so.
+the store never holds more than `max_lines` rows: once it would, the oldest
+are evicted a chunk (1/50 of it) at a time, so eviction is rare and cheap,
+and the count of evicted rows is kept so the UI can say so.
 
 Markers (reconnects, gaps, a source ending) are rows too, of kind MARKER, so
 they sit in the log exactly where they happened.
@@ -33,7 +34,7 @@ class LogStore:
 
     def __init__(self, max_lines: int = 1_000_000) -> None:
         self.max_lines = max_lines
-        self._chunk = max(1000, max_lines // 50)
+        self._chunk = max(1, max_lines // 50)
         self.first = 0
         """Id of the oldest row still kept."""
         self.evicted = 0
@@ -75,6 +76,8 @@ class LogStore:
             ix = self._source_ix[name] = len(self.sources)
             self.sources.append(name)
             self.providers.append(provider)
+        elif provider and not self.providers[ix]:
+            self.providers[ix] = provider  # first seen in a marker, which has no provider
         return ix
 
     def pod_index(self, pod: str | None) -> int:
@@ -94,7 +97,7 @@ class LogStore:
     # --- writing ----------------------------------------------------------
 
     def extend(self, events: Iterable[LogEvent]) -> range:
-        """Append events; returns the ids they got."""
+        """Append events; returns the ids they got that are still kept."""
         start = self.end
         ts_a, lv_a, kd_a, src_a, pod_a, st_a = self.ts, self.level, self.kind, self.source, self.pod, self.stream
         msg_a, seq_a, f_a = self.message, self.seq, self.fields
@@ -121,7 +124,7 @@ class LogStore:
                 key = (ev.source, pod)
                 pod_counts[key] = pod_counts.get(key, 0) + 1
         self._evict()
-        return range(start, self.end)
+        return range(max(start, self.first), self.end)
 
     def add_marker(self, status: SourceStatus, text: str) -> int:
         """Put a marker row (reconnect, gap, end) into the log at this point."""
@@ -140,9 +143,9 @@ class LogStore:
 
     def _evict(self) -> None:
         over = len(self.message) - self.max_lines
-        if over < self._chunk:
+        if over <= 0:
             return
-        n = over
+        n = min(len(self.message), over + self._chunk)
         for col in (self.ts, self.level, self.kind, self.source, self.pod, self.stream, self.message, self.seq, self.fields):
             del col[:n]
         self.first += n

@@ -85,15 +85,20 @@ class Streamer:
 
     # --- public -------------------------------------------------------------
 
-    async def batches(self) -> AsyncGenerator[Batch, None]:
+    async def batches(self, *, forever: bool = False) -> AsyncGenerator[Batch, None]:
+        """Batches of at most `batch_size` items, until every source has stopped.
+
+        With `forever`, keep waiting after that (until `close()`), so that
+        `retry()` can still bring a failed source back, as a UI wants.
+        """
         if self._client is None:
             self._client = _make_client(verify=True)
         for spec in self.specs:
             self.start_source(spec)
         try:
-            while True:
+            while not self._closed:
                 if not self._pending:
-                    if not self._running():
+                    if not forever and not self._running():
                         break
                     self._wake.clear()
                     try:
@@ -103,8 +108,10 @@ class Streamer:
                 # a batch: wait out the interval unless it is already full
                 if len(self._pending) < self.batch_size:
                     await asyncio.sleep(self.batch_interval)
-                batch, self._pending = self._pending, []
-                self._drained.set()
+                batch = self._pending[: self.batch_size]
+                del self._pending[: self.batch_size]
+                if len(self._pending) < self.max_pending:
+                    self._drained.set()
                 if batch:
                     yield batch
         finally:
@@ -125,10 +132,17 @@ class Streamer:
                 return True
         return False
 
+    def drain(self) -> Batch:
+        """Items received but not yet handed out in a batch: a last flush after stopping."""
+        batch, self._pending = self._pending, []
+        self._drained.set()
+        return batch
+
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._wake.set()
         tasks = [t for t in self._tasks.values() if not t.done()]
         for t in tasks:
             t.cancel()
@@ -179,7 +193,8 @@ class Streamer:
         name = spec.name
         await self._status(SourceStatus(name, State.CONNECTING, "connecting"))
         try:
-            secret = resolve_secret(spec)
+            # a key command (`pass show ...`) may take seconds: not on the event loop
+            secret = await asyncio.to_thread(resolve_secret, spec) if spec.api_key_command else resolve_secret(spec)
         except FatalSourceError as e:
             await self._status(SourceStatus(name, State.FAILED, str(e)))
             return
@@ -206,12 +221,13 @@ class Streamer:
             except RetryableError as e:
                 reason = str(e)
                 hint = e.retry_after
-                if hint is None and isinstance(e, StreamCut) and provider.retry_hint is not None and attempt == 0:
-                    hint = provider.retry_hint
+                cut = isinstance(e, StreamCut)
             if live.done:
                 down_since = None
                 if time.monotonic() - started > 5.0:
                     attempt = 0  # it was up a while: start the backoff over
+            if hint is None and cut and provider.retry_hint is not None and attempt == 0:
+                hint = provider.retry_hint  # SSE `retry:` is for a first reconnect, then we back off
             attempt += 1
             if down_since is None:
                 down_since = time.monotonic()

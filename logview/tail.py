@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from logview.model import LogEvent, SourceStatus, State
+from logview.model import Item, LogEvent, SourceStatus, State
 from logview.streaming import Streamer
 from logview.text import format_ts, sanitize, strip_sgr
 
@@ -93,6 +93,24 @@ async def run_tail(specs: Sequence[Any], fmt: str, out: TextIO | None = None, er
         except (NotImplementedError, RuntimeError):
             pass
     failed: set[str] = set()
+
+    def emit(batch: Sequence[Item]) -> None:
+        lines = []
+        for item in batch:
+            if isinstance(item, LogEvent):
+                lines.append(formatter(item))
+            else:
+                if item.state is State.FAILED:
+                    failed.add(item.source)
+                elif item.state is State.LIVE:
+                    failed.discard(item.source)
+                if item.state is not State.CONNECTING:
+                    err.write(format_status(item) + "\n")
+        if lines:
+            out.write("\n".join(lines) + "\n")
+            out.flush()
+        err.flush()
+
     batches = streamer.batches()
     stopper = asyncio.ensure_future(stop.wait())
     try:
@@ -100,27 +118,17 @@ async def run_tail(specs: Sequence[Any], fmt: str, out: TextIO | None = None, er
             nxt = asyncio.ensure_future(anext(batches))
             done, _ = await asyncio.wait({nxt, stopper}, return_when=asyncio.FIRST_COMPLETED)
             if nxt not in done:
+                # let the cancelled step finish before aclose(): closing a generator
+                # that is still running in another task raises RuntimeError
                 nxt.cancel()
+                await asyncio.gather(nxt, return_exceptions=True)
+                emit(streamer.drain())  # received, not yet batched: flushed, not dropped
                 break
             try:
                 batch = nxt.result()
             except StopAsyncIteration:
                 break
-            lines = []
-            for item in batch:
-                if isinstance(item, LogEvent):
-                    lines.append(formatter(item))
-                else:
-                    if item.state is State.FAILED:
-                        failed.add(item.source)
-                    elif item.state is State.LIVE:
-                        failed.discard(item.source)
-                    if item.state is not State.CONNECTING:
-                        err.write(format_status(item) + "\n")
-            if lines:
-                out.write("\n".join(lines) + "\n")
-                out.flush()
-            err.flush()
+            emit(batch)
     except BrokenPipeError:
         _quiet_stdout()
         return 0
