@@ -20,7 +20,7 @@ STAMP = VENV / ".installed"
 
 
 def ensure_env() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py must also speak to older Pythons
         sys.exit(f"logview needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not (BIN / "python").exists():
         print("dev.py: creating .venv ...", file=sys.stderr)

@@ -1,0 +1,407 @@
+"""The log pane: a ScrollView over the store that renders only visible lines.
+
+Toolong's approach (the Line API, a cache of rendered lines, tail as a
+state that any upward scroll switches off) over logview's columnar store:
+the pane never holds a widget or a message per line, so a million rows
+scroll as smoothly as ten.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from logview.model import Level
+from logview.query import Query
+from logview.store import MARKER, LogStore
+from logview.view import Layout, line_count
+
+LEVEL_LABEL = {0: "     ", 5: "TRACE", 10: "DEBUG", 20: "INFO ", 30: "WARN ", 40: "ERROR", 50: "FATAL"}
+LEVEL_VAR = {5: "level-trace", 10: "level-debug", 20: "level-info", 30: "level-warn", 40: "level-error", 50: "level-fatal"}
+SOURCE_COLOURS = ("#5fafff", "#d787ff", "#5fd7d7", "#ffaf5f", "#87d787", "#ff87af", "#afaf5f", "#87afff")
+TIME_MODES = ("absolute", "relative", "off")
+MAX_DISPLAY = 64 * 1024
+"""Characters of one message shown; the rest is cut with a marker (kept in the store)."""
+CACHE_SIZE = 4000
+
+
+def source_colour(index: int) -> str:
+    return SOURCE_COLOURS[index % len(SOURCE_COLOURS)]
+
+
+class LogPane(ScrollView, can_focus=True):
+    """Shows `layout.rows` of `store`; follows the end unless scrolled up."""
+
+    DEFAULT_CSS = """
+    LogPane { background: $surface; scrollbar-size-vertical: 1; }
+    LogPane:focus { background-tint: $foreground 2%; }
+    """
+
+    BINDINGS = [
+        Binding("j,down", "cursor(1)", "Down", show=False),
+        Binding("k,up", "cursor(-1)", "Up", show=False),
+        Binding("pagedown,space", "page(1)", "Page down", show=False),
+        Binding("pageup,b", "page(-1)", "Page up", show=False),
+        Binding("g,home", "top", "Top", show=False),
+        Binding("G,end", "bottom", "Bottom", show=False),
+        Binding("left,h", "pan(-8)", "Left", show=False),
+        Binding("right", "pan(8)", "Right", show=False),
+    ]
+
+    follow: reactive[bool] = reactive(True)
+    wrap: reactive[bool] = reactive(False)
+    time_mode: reactive[str] = reactive("absolute")
+
+    class FollowChanged(Message):
+        def __init__(self, follow: bool) -> None:
+            super().__init__()
+            self.follow = follow
+
+    class CursorMoved(Message):
+        def __init__(self, row: int | None) -> None:
+            super().__init__()
+            self.row = row
+
+    def __init__(self, store: LogStore, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.store = store
+        self.lines = Layout()
+        self.cursor: int | None = None
+        """Index into layout.rows of the focused event; None follows the last."""
+        self.search: Query | None = None
+        self.new_lines = 0
+        """Rows added below while not following (shown as "N new lines")."""
+        self._cache: OrderedDict[int, list[Strip]] = OrderedDict()
+        self._origin_width = 12
+        self._max_width = 0
+        self._now_bucket = 0
+
+    # --- data in ------------------------------------------------------------
+
+    def message_width(self) -> int | None:
+        if not self.wrap:
+            return None
+        return max(10, self.size.width - self.prefix_width() - 1)
+
+    def prefix_width(self) -> int:
+        time_w = {"absolute": 13, "relative": 8, "off": 0}[self.time_mode]
+        return time_w + 6 + self._origin_width + 1
+
+    def _height(self, row: int) -> int:
+        i = row - self.store.first
+        msg = self.store.message[i]
+        if self.store.kind[i] == MARKER:
+            return 1
+        if len(msg) > MAX_DISPLAY:
+            msg = msg[:MAX_DISPLAY]
+        if not self.wrap:
+            if "\n" not in msg:
+                if len(msg) > self._max_width:
+                    self._max_width = len(msg)
+                return 1
+            parts = msg.split("\n")
+            self._max_width = max(self._max_width, *(len(p) for p in parts))
+            return len(parts)
+        return line_count(msg, self.message_width())
+
+    def set_rows(self, rows: Sequence[int]) -> None:
+        """Show exactly these rows (after a filter or view change)."""
+        self._update_origin_width()
+        self._max_width = 0
+        self.lines.reset(self.store, rows, self._height)
+        self.cursor = None if self.follow else (min(self.cursor, len(self.lines) - 1) if self.cursor is not None and len(self.lines) else None)
+        self.new_lines = 0
+        self._cache.clear()
+        self._resize_virtual()
+        if self.follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
+
+    def add_rows(self, rows: Sequence[int]) -> None:
+        """New rows that qualify for the view, as they arrive."""
+        if not rows:
+            return
+        if self._update_origin_width():
+            self._cache.clear()
+        gone = self.lines.drop_before(self.store.first)
+        if gone and not self.follow:
+            self.scroll_to(y=max(0, self.scroll_y - gone), animate=False, immediate=True)
+            if self.cursor is not None:
+                self.cursor = max(0, self.cursor - 1)
+        pos = self.lines.add(self.store, rows, self._height)
+        if pos < len(self.lines) - len(rows):
+            self._cache.clear()
+        self._resize_virtual()
+        if self.follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self.new_lines += len(rows)
+        self.refresh()
+
+    def _update_origin_width(self) -> bool:
+        names = [s for s in self.store.sources] or ["source"]
+        longest = max(len(n) for n in names)
+        pods = [p for p in self.store.pods if p]
+        if pods:
+            longest = max(longest, min(max(len(p) for p in pods), 14) + 1 + min(longest, 14))
+        width = max(8, min(longest, 30))
+        changed = width != self._origin_width
+        self._origin_width = width
+        return changed
+
+    def _resize_virtual(self) -> None:
+        width = self.size.width if self.wrap else self.prefix_width() + self._max_width + 1
+        self.virtual_size = Size(width, self.lines.total_lines)
+
+    def rerender(self) -> None:
+        """Forget rendered lines (theme, search or time format changed)."""
+        self._cache.clear()
+        self.refresh()
+
+    # --- reactives ------------------------------------------------------------
+
+    def watch_follow(self, follow: bool) -> None:
+        if follow:
+            self.new_lines = 0
+            self.cursor = None
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.post_message(self.FollowChanged(follow))
+
+    def watch_wrap(self, wrap: bool) -> None:
+        rows = list(self.lines.rows)
+        self.lines.reset(self.store, rows, self._height)
+        self._cache.clear()
+        if wrap:
+            self.scroll_to(x=0, animate=False)
+        self._resize_virtual()
+        self._keep_cursor_visible()
+        self.refresh()
+
+    def watch_time_mode(self, mode: str) -> None:
+        self.watch_wrap(self.wrap)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.wrap:
+            self.watch_wrap(True)
+        else:
+            self._resize_virtual()
+
+    # --- actions --------------------------------------------------------------
+
+    @property
+    def cursor_row(self) -> int | None:
+        """Row id of the focused event (the last one when following)."""
+        if not len(self.lines):
+            return None
+        i = self.cursor if self.cursor is not None else len(self.lines) - 1
+        return self.lines.rows[min(i, len(self.lines) - 1)]
+
+    def move_cursor_to(self, index: int) -> None:
+        n = len(self.lines)
+        if not n:
+            return
+        index = max(0, min(index, n - 1))
+        if index == n - 1 and self.follow:
+            return
+        self.follow = False
+        self.cursor = index
+        self._keep_cursor_visible()
+        self.refresh()
+        self.post_message(self.CursorMoved(self.lines.rows[index]))
+
+    def _keep_cursor_visible(self) -> None:
+        if self.cursor is None or not len(self.lines):
+            return
+        top = self.lines.offsets[self.cursor]
+        bottom = self.lines.offsets[self.cursor + 1]
+        height = self.scrollable_content_region.height
+        if top < self.scroll_y:
+            self.scroll_to(y=top, animate=False, immediate=True)
+        elif bottom > self.scroll_y + height:
+            self.scroll_to(y=bottom - height, animate=False, immediate=True)
+
+    def action_cursor(self, delta: int) -> None:
+        n = len(self.lines)
+        if not n:
+            return
+        cur = self.cursor if self.cursor is not None else n - 1
+        target = cur + delta
+        if target >= n - 1 and delta > 0:
+            self.cursor = n - 1
+            self.follow = True
+            return
+        self.move_cursor_to(target)
+
+    def action_page(self, direction: int) -> None:
+        height = max(1, self.scrollable_content_region.height - 1)
+        if direction > 0 and self.scroll_y + height >= self.max_scroll_y:
+            self.follow = True
+            return
+        self.follow = False
+        self.scroll_to(y=self.scroll_y + direction * height, animate=False, immediate=True)
+        i, _ = self.lines.locate(int(self.scroll_y) + (height if direction > 0 else 0))
+        self.cursor = i
+        self.refresh()
+
+    def action_top(self) -> None:
+        self.follow = False
+        self.cursor = 0
+        self.scroll_home(animate=False, immediate=True)
+        self.refresh()
+
+    def action_bottom(self) -> None:
+        self.follow = True
+
+    def action_pan(self, delta: int) -> None:
+        if not self.wrap:
+            self.scroll_to(x=max(0, self.scroll_x + delta), animate=False, immediate=True)
+
+    def jump_to_row(self, row: int) -> None:
+        i = self.lines.index_of(row)
+        if i is not None:
+            self.follow = False
+            self.cursor = i
+            top = self.lines.offsets[i]
+            height = self.scrollable_content_region.height
+            self.scroll_to(y=max(0, top - height // 3), animate=False, immediate=True)
+            self.refresh()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        if self.follow and self.max_scroll_y > 0:
+            self.follow = False
+            self.cursor = self.lines.locate(int(self.scroll_y) + self.scrollable_content_region.height - 1)[0]
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        if not self.follow and self.scroll_y >= self.max_scroll_y - 1 and self.new_lines == 0 and self.max_scroll_y > 0:
+            self.follow = True
+
+    def on_click(self, event: events.Click) -> None:
+        line = int(self.scroll_y) + event.y
+        if line < self.lines.total_lines:
+            i, _ = self.lines.locate(line)
+            self.follow = False
+            self.cursor = i
+            self.refresh()
+            self.post_message(self.CursorMoved(self.lines.rows[i]))
+
+    # --- rendering --------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        line = scroll_y + y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if line >= self.lines.total_lines or not len(self.lines):
+            return Strip.blank(width, base)
+        i, sub = self.lines.locate(line)
+        row = self.lines.rows[i]
+        if row < self.store.first:
+            return Strip.blank(width, base)
+        if self.time_mode == "relative":
+            bucket = int(time.time())
+            if bucket != self._now_bucket:
+                self._now_bucket = bucket
+                self._cache.clear()
+        strips = self._cache.get(row)
+        if strips is None:
+            strips = self._render_row(row)
+            self._cache[row] = strips
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        strip = strips[sub] if sub < len(strips) else Strip.blank(width, base)
+        if not self.wrap and scroll_x:
+            strip = strip.crop(scroll_x, scroll_x + width)
+        strip = strip.extend_cell_length(width, base).crop(0, width)
+        is_cursor = self.cursor is not None and i == self.cursor
+        if is_cursor:
+            strip = strip.apply_style(Style(bgcolor=self._var("log-cursor")))
+        return strip
+
+    def _var(self, name: str) -> str:
+        return self.app.theme_variables.get(name, "#444444")
+
+    def _render_row(self, row: int) -> list[Strip]:
+        store = self.store
+        i = row - store.first
+        console = self.app.console
+        src_ix = store.source[i]
+        src_style = Style(color=source_colour(src_ix))
+        if store.kind[i] == MARKER:
+            text = Text()
+            text.append("── ", style=self._var("log-marker"))
+            text.append(store.sources[src_ix], style=src_style + Style(italic=True))
+            text.append(f": {store.message[i]} ──", style=Style(color=self._var("log-marker"), italic=True))
+            return [Strip(list(text.render(console, end="")), text.cell_len)]
+        prefix = Text(no_wrap=True, end="")
+        ts = store.ts[i]
+        if self.time_mode == "absolute":
+            prefix.append(datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:12] + " ", style=self._var("log-time"))
+        elif self.time_mode == "relative":
+            prefix.append(_relative(time.time() - ts).rjust(7) + " ", style=self._var("log-time"))
+        lv = store.level[i]
+        level_style = Style(color=self._var(LEVEL_VAR[lv]), bold=lv >= 40) if lv else Style()
+        prefix.append(LEVEL_LABEL.get(lv, "     "), style=level_style)
+        prefix.append(" ")
+        pod = store.pods[store.pod[i]]
+        origin = store.sources[src_ix]
+        if pod and pod != origin:
+            origin = f"{origin}/{pod}"
+        ow = self._origin_width
+        origin = origin if len(origin) <= ow else origin[: ow - 1] + "…"
+        prefix.append(origin.ljust(ow), style=src_style)
+        prefix.append(" ")
+        message = store.message[i]
+        cut = len(message) > MAX_DISPLAY
+        if cut:
+            message = message[:MAX_DISPLAY]
+        body = Text.from_ansi(message, no_wrap=True, end="") if "\x1b" in message else Text(message, end="")
+        if cut:
+            body.append(f" … [{len(store.message[i]) - MAX_DISPLAY:,} more characters; Enter shows all]", style="italic dim")
+        if lv >= 40:
+            body.stylize(Style(color=self._var(LEVEL_VAR[lv])), 0, len(body))  # existing colours stay on top
+            body.spans.insert(0, body.spans.pop())
+        if self.search is not None and not self.search.empty:
+            match = Style(bgcolor=self._var("log-match"), bold=True)
+            for start, end in self.search.highlights(message):
+                body.stylize(match, start, end)
+        lines: list[Text] = list(body.split("\n", allow_blank=True))
+        msg_width = self.message_width()
+        if msg_width is not None:
+            wrapped: list[Text] = []
+            for ln in lines:
+                wrapped.extend(ln.wrap(console, msg_width, no_wrap=False) or [Text("")])
+            lines = wrapped
+        indent = " " * prefix.cell_len
+        out = []
+        for n, ln in enumerate(lines):
+            head = prefix if n == 0 else Text(indent)
+            segments = list(head.render(console, end="")) + list(ln.render(console, end=""))
+            out.append(Strip(Segment.simplify(segments)))
+        return out or [Strip.blank(0)]
+
+
+def _relative(seconds: float) -> str:
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d"
+
+
+__all__ = ["TIME_MODES", "Level", "LogPane", "source_colour"]

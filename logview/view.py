@@ -1,0 +1,162 @@
+"""What the log pane shows: which rows, in what order, on how many lines.
+
+Kept apart from the widget so it is tested without a terminal. A `ViewSpec`
+says which rows qualify (sources, pod tab, minimum level, filter query); a
+`Layout` holds the qualifying row ids merged by timestamp, with how many
+screen lines each takes, so the pane can map a screen line to a row in
+O(log n) and only ever renders what is visible.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from logview.model import Level
+from logview.query import Query
+from logview.store import MARKER, LogStore
+from logview.text import strip_sgr
+
+
+@dataclass(frozen=True)
+class ViewSpec:
+    """Which rows the pane shows."""
+
+    sources: frozenset[str] | None = None
+    """None: every source."""
+    pod: str | None = None
+    """The pod tab; None: all pods."""
+    min_level: Level | None = None
+    query: Query | None = None
+    """The filter (not the search: a search keeps every row)."""
+
+    def select(
+        self, store: LogStore, rows: Sequence[int] | range | None = None, should_stop: Callable[[], bool] | None = None
+    ) -> list[int]:
+        """Row ids that qualify, ascending."""
+        if rows is None:
+            rows = store.rows()
+        first = store.first
+        if self.sources is not None:
+            wanted = {i for i, n in enumerate(store.sources) if n in self.sources}
+            src = store.source
+            rows = [r for r in rows if src[r - first] in wanted]
+        if self.pod is not None:
+            pod_ix = {i for i, p in enumerate(store.pods) if p == self.pod}
+            pods, kind = store.pod, store.kind
+            # markers of the source without a pod stay: a reconnect concerns every pod
+            rows = [r for r in rows if pods[r - first] in pod_ix or (kind[r - first] == MARKER and pods[r - first] == 0)]
+        if self.min_level is not None:
+            lv, kind, floor = store.level, store.kind, int(self.min_level)
+            rows = [r for r in rows if lv[r - first] >= floor or kind[r - first] == MARKER]
+        if self.query is not None and not self.query.empty:
+            return self.query.filter(store, rows, should_stop=should_stop)
+        return list(rows)
+
+
+def line_count(message: str, width: int | None) -> int:
+    """Screen lines a message takes: one per line, more when wrapped at `width`."""
+    if width is None:
+        return message.count("\n") + 1
+    width = max(1, width)
+    total = 0
+    for part in strip_sgr(message).split("\n"):
+        total += max(1, -(-len(part) // width))
+    return total
+
+
+class Layout:
+    """Row ids in display order (by timestamp, then arrival) with line offsets."""
+
+    def __init__(self) -> None:
+        self.rows: array[int] = array("q")
+        self.ts: array[float] = array("d")
+        self.offsets: array[int] = array("q", [0])
+        """offsets[i] = first screen line of rows[i]; offsets[-1] = total lines."""
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def total_lines(self) -> int:
+        return self.offsets[-1]
+
+    def reset(self, store: LogStore, rows: Iterable[int], height: Callable[[int], int]) -> None:
+        first, ts = store.first, store.ts
+        ordered = sorted(rows, key=lambda r: ts[r - first])  # stable: arrival order breaks ties
+        self.rows = array("q", ordered)
+        self.ts = array("d", (ts[r - first] for r in ordered))
+        offs = array("q", [0])
+        total = 0
+        for r in ordered:
+            total += height(r)
+            offs.append(total)
+        self.offsets = offs
+
+    def add(self, store: LogStore, rows: Sequence[int], height: Callable[[int], int]) -> int:
+        """Merge new rows in by timestamp; returns the first index that changed."""
+        if not rows:
+            return len(self.rows)
+        first, ts = store.first, store.ts
+        new = sorted(rows, key=lambda r: ts[r - first])
+        start_ts = ts[new[0] - first]
+        if not self.ts or start_ts >= self.ts[-1]:
+            pos = len(self.rows)
+            for r in new:
+                self.rows.append(r)
+                self.ts.append(ts[r - first])
+                self.offsets.append(self.offsets[-1] + height(r))
+            return pos
+        # out of order (a late backfill, clock skew): rebuild from where it lands
+        pos = bisect_right(self.ts, start_ts)
+        tail_rows = list(self.rows[pos:]) + new
+        tail_rows.sort(key=lambda r: ts[r - first])
+        del self.rows[pos:]
+        del self.ts[pos:]
+        del self.offsets[pos + 1 :]
+        total = self.offsets[-1]
+        for r in tail_rows:
+            self.rows.append(r)
+            self.ts.append(ts[r - first])
+            total += height(r)
+            self.offsets.append(total)
+        return pos
+
+    def drop_before(self, first_row: int) -> int:
+        """Forget rows the store evicted; returns how many lines went."""
+        n = 0
+        rows = self.rows
+        while n < len(rows) and rows[n] < first_row:
+            n += 1
+        if not n:
+            return 0
+        if n < len(rows) and any(r < first_row for r in rows[n:]):
+            keep = [i for i, r in enumerate(rows) if r >= first_row]
+        else:
+            keep = list(range(n, len(rows)))
+        lines_gone = self.offsets[keep[0]] if keep else self.offsets[-1]
+        heights = [self.offsets[i + 1] - self.offsets[i] for i in keep]
+        self.rows = array("q", (rows[i] for i in keep))
+        self.ts = array("d", (self.ts[i] for i in keep))
+        offs = array("q", [0])
+        total = 0
+        for h in heights:
+            total += h
+            offs.append(total)
+        self.offsets = offs
+        return lines_gone
+
+    def locate(self, line: int) -> tuple[int, int]:
+        """(index into rows, line within that row) for a screen line."""
+        i = bisect_right(self.offsets, line) - 1
+        i = max(0, min(i, len(self.rows) - 1))
+        return i, line - self.offsets[i]
+
+    def index_of(self, row: int) -> int | None:
+        """Position of a row id (rows are nearly sorted by id: search near its rank)."""
+        try:
+            return self.rows.index(row)
+        except ValueError:
+            return None
