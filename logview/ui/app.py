@@ -32,7 +32,7 @@ from logview.model import Level, LogEvent, SourceStatus, State
 from logview.query import Query, QueryError, compile_query
 from logview.store import LogStore, marker_text
 from logview.streaming import Streamer
-from logview.ui.logpane import TIME_MODES, LogPane
+from logview.ui.logpane import TIME_MODES, LogPane, pod_label
 from logview.ui.querybar import QueryBar
 from logview.ui.screens import DetailScreen, HelpScreen
 from logview.ui.sidebar import NodeRef, SourceTree
@@ -353,7 +353,7 @@ class LogviewApp(App[int]):
         pods = sorted({pod for (src, pod) in self.store.pod_counts if src in shown})
         tabs.set_class(not pods, "hidden")
         for pod in pods:
-            label = pod + (" ✝" if any(self.pod_states.get((s, pod)) is State.POD_GONE for s in shown) else "")
+            label = pod_label(pod) + (" ✝" if any(self.pod_states.get((s, pod)) is State.POD_GONE for s in shown) else "")
             tab_id = self._pod_tab_ids.get(pod)
             if tab_id is None:
                 tab_id = f"tab-{len(self._pod_tab_ids) + 1}"

@@ -8,6 +8,7 @@ scroll as smoothly as ten.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from textual.strip import Strip
 from logview.model import Level
 from logview.query import Query
 from logview.store import MARKER, LogStore
+from logview.text import split_leading_ts
 from logview.view import Layout, line_count
 
 LEVEL_LABEL = {0: "     ", 5: "TRACE", 10: "DEBUG", 20: "INFO ", 30: "WARN ", 40: "ERROR", 50: "FATAL"}
@@ -38,6 +40,23 @@ MAX_DISPLAY = 64 * 1024
 CACHE_SIZE = 4000
 
 
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
+def pod_label(pod: str) -> str:
+    """A pod name short enough for a column or a tab: UUIDs by their first 8
+    characters (like git hashes), long Kubernetes names by their distinctive
+    tail. The full name is in the sidebar tooltip, the details and the tab's
+    query (`pod:`)."""
+    if _UUID.match(pod):
+        return pod[:8]
+    if len(pod) > 18:
+        parts = pod.split("-")
+        tail = "-".join(parts[-2:]) if len(parts) > 2 else pod[-16:]
+        return "…" + (tail if len(tail) <= 17 else tail[-16:])
+    return pod
+
+
 def source_colour(index: int) -> str:
     return SOURCE_COLOURS[index % len(SOURCE_COLOURS)]
 
@@ -46,7 +65,7 @@ class LogPane(ScrollView, can_focus=True):
     """Shows `layout.rows` of `store`; follows the end unless scrolled up."""
 
     DEFAULT_CSS = """
-    LogPane { background: $surface; scrollbar-size-vertical: 1; }
+    LogPane { background: $surface; scrollbar-size-vertical: 1; overflow-x: hidden; }
     LogPane:focus { background-tint: $foreground 2%; }
     """
 
@@ -84,6 +103,8 @@ class LogPane(ScrollView, can_focus=True):
         self.search: Query | None = None
         self.new_lines = 0
         """Rows added below while not following (shown as "N new lines")."""
+        self.pan = 0
+        """Columns scrolled sideways (when not wrapping)."""
         self._cache: OrderedDict[int, list[Strip]] = OrderedDict()
         self._origin_width = 12
         self._max_width = 0
@@ -154,10 +175,11 @@ class LogPane(ScrollView, can_focus=True):
     def _update_origin_width(self) -> bool:
         names = [s for s in self.store.sources] or ["source"]
         longest = max(len(n) for n in names)
-        pods = [p for p in self.store.pods if p]
+        pods = [pod_label(p) for p in self.store.pods if p]
         if pods:
-            longest = max(longest, min(max(len(p) for p in pods), 14) + 1 + min(longest, 14))
-        width = max(8, min(longest, 30))
+            longest = max(longest, max(len(p) for p in pods) + 1 + longest)
+        cap = max(12, min(36, (self.size.width or 120) // 4))
+        width = max(8, min(longest, cap))
         changed = width != self._origin_width
         self._origin_width = width
         return changed
@@ -185,7 +207,7 @@ class LogPane(ScrollView, can_focus=True):
         self.lines.reset(self.store, rows, self._height)
         self._cache.clear()
         if wrap:
-            self.scroll_to(x=0, animate=False)
+            self.pan = 0
         self._resize_virtual()
         self._keep_cursor_visible()
         self.refresh()
@@ -194,6 +216,8 @@ class LogPane(ScrollView, can_focus=True):
         self.watch_wrap(self.wrap)
 
     def on_resize(self, event: events.Resize) -> None:
+        if self._update_origin_width():
+            self._cache.clear()
         if self.wrap:
             self.watch_wrap(True)
         else:
@@ -266,8 +290,14 @@ class LogPane(ScrollView, can_focus=True):
         self.follow = True
 
     def action_pan(self, delta: int) -> None:
-        if not self.wrap:
-            self.scroll_to(x=max(0, self.scroll_x + delta), animate=False, immediate=True)
+        """Sideways by `delta` columns (no horizontal scrollbar: it costs a row)."""
+        if self.wrap:
+            return
+        limit = max(0, self.prefix_width() + self._max_width + 1 - self.scrollable_content_region.width)
+        pan = max(0, min(limit, self.pan + delta))
+        if pan != self.pan:
+            self.pan = pan
+            self.refresh()
 
     def jump_to_row(self, row: int) -> None:
         i = self.lines.index_of(row)
@@ -300,7 +330,8 @@ class LogPane(ScrollView, can_focus=True):
     # --- rendering --------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
+        scroll_y = self.scroll_offset.y
+        scroll_x = 0 if self.wrap else self.pan
         line = scroll_y + y
         width = self.scrollable_content_region.width
         base = self.rich_style
@@ -358,12 +389,17 @@ class LogPane(ScrollView, can_focus=True):
         pod = store.pods[store.pod[i]]
         origin = store.sources[src_ix]
         if pod and pod != origin:
-            origin = f"{origin}/{pod}"
+            origin = f"{origin}/{pod_label(pod)}"
         ow = self._origin_width
         origin = origin if len(origin) <= ow else origin[: ow - 1] + "…"
         prefix.append(origin.ljust(ow), style=src_style)
         prefix.append(" ")
         message = store.message[i]
+        if self.time_mode != "off" and message[:1].isdigit():
+            # the time column already says it: drop a leading timestamp from view
+            ts_in_text, rest = split_leading_ts(message)
+            if ts_in_text is not None:
+                message = rest
         cut = len(message) > MAX_DISPLAY
         if cut:
             message = message[:MAX_DISPLAY]

@@ -11,7 +11,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from logview.model import SourceStatus, State
-from logview.ui.logpane import source_colour
+from logview.ui.logpane import pod_label, source_colour
 
 ICONS = {
     State.CONNECTING: ("◌", "dim"),
@@ -105,7 +105,8 @@ class SourceTree(Tree[NodeRef]):
             self._pod_nodes[key] = node
             state = pod_states.get(key)
             icon, style = ICONS.get(state, ("·", "dim")) if state else ("·", "dim")
-            self._set(node, Text.assemble((icon + " ", style), (pod, "dim" if state is State.POD_GONE else ""), (f"  {n:,}", "dim")))
+            name = pod_label(pod) + (" (gone)" if state is State.POD_GONE else "")
+            self._set(node, Text.assemble((icon + " ", style), (name, "dim" if state is State.POD_GONE else ""), (f"  {n:,}", "dim")))
 
     def _set(self, node: TreeNode[NodeRef], label: Text) -> None:
         plain = label.markup
