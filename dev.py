@@ -32,6 +32,10 @@ def ensure_env() -> None:
         STAMP.touch()
 
 
+def lint_paths() -> list[str]:
+    return [p for p in ("logview", "tests", "benchmarks", "dev.py") if (ROOT / p).exists()]
+
+
 def run(cmd: list[str]) -> None:
     code = subprocess.call(cmd, cwd=ROOT)
     if code:
@@ -47,13 +51,12 @@ def main() -> None:
     elif task == "test":
         ensure_env()
         py = str(BIN / "python")
-        run([py, "-m", "ruff", "check", "logview", "tests", "benchmarks", "dev.py"])
+        run([py, "-m", "ruff", "check", *lint_paths()])
         run([py, "-m", "mypy"])
         run([py, "-m", "pytest", "-q", *rest])
     elif task == "lint":
         ensure_env()
-        run([str(BIN / "python"), "-m", "ruff", "check", "--fix", "logview", "tests", "benchmarks", "dev.py"])
-        run([str(BIN / "python"), "-m", "ruff", "format", "logview", "tests", "benchmarks", "dev.py"])
+        run([str(BIN / "python"), "-m", "ruff", "check", "--fix", *lint_paths()])
     elif task == "bench":
         ensure_env()
         run([str(BIN / "python"), "-m", "benchmarks", *rest])
