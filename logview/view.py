@@ -155,8 +155,15 @@ class Layout:
         return i, line - self.offsets[i]
 
     def index_of(self, row: int) -> int | None:
-        """Position of a row id (rows are nearly sorted by id: search near its rank)."""
+        """Position of a row id. Linear, but only on a key press: the cursor is
+        usually near the end, so look there first."""
+        rows = self.rows
+        n = len(rows)
+        start = max(0, n - 4096)
+        for i in range(n - 1, start - 1, -1):
+            if rows[i] == row:
+                return i
         try:
-            return self.rows.index(row)
+            return rows.index(row, 0, start)
         except ValueError:
             return None

@@ -98,8 +98,9 @@ class LogPane(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.store = store
         self.lines = Layout()
-        self.cursor: int | None = None
-        """Index into layout.rows of the focused event; None follows the last."""
+        self._cursor_row: int | None = None
+        """Row id of the focused event; None follows the last. A row id, not an
+        index: late rows merged in by timestamp shift indexes, never ids."""
         self.search: Query | None = None
         self.new_lines = 0
         """Rows added below while not following (shown as "N new lines")."""
@@ -143,7 +144,8 @@ class LogPane(ScrollView, can_focus=True):
         self._update_origin_width()
         self._max_width = 0
         self.lines.reset(self.store, rows, self._height)
-        self.cursor = None if self.follow else (min(self.cursor, len(self.lines) - 1) if self.cursor is not None and len(self.lines) else None)
+        if self.follow or (self._cursor_row is not None and self.lines.index_of(self._cursor_row) is None):
+            self._cursor_row = None
         self.new_lines = 0
         self._cache.clear()
         self._resize_virtual()
@@ -160,8 +162,8 @@ class LogPane(ScrollView, can_focus=True):
         gone = self.lines.drop_before(self.store.first)
         if gone and not self.follow:
             self.scroll_to(y=max(0, self.scroll_y - gone), animate=False, immediate=True)
-            if self.cursor is not None:
-                self.cursor = max(0, self.cursor - 1)
+            if self._cursor_row is not None and self._cursor_row < self.store.first:
+                self._cursor_row = None
         pos = self.lines.add(self.store, rows, self._height)
         if pos < len(self.lines) - len(rows):
             self._cache.clear()
@@ -226,6 +228,15 @@ class LogPane(ScrollView, can_focus=True):
     # --- actions --------------------------------------------------------------
 
     @property
+    def cursor(self) -> int | None:
+        """Index of the focused event in `lines.rows` (None: following the last)."""
+        return None if self._cursor_row is None else self.lines.index_of(self._cursor_row)
+
+    @cursor.setter
+    def cursor(self, index: int | None) -> None:
+        self._cursor_row = None if index is None or not len(self.lines) else self.lines.rows[max(0, min(index, len(self.lines) - 1))]
+
+    @property
     def cursor_row(self) -> int | None:
         """Row id of the focused event (the last one when following)."""
         if not len(self.lines):
@@ -247,10 +258,11 @@ class LogPane(ScrollView, can_focus=True):
         self.post_message(self.CursorMoved(self.lines.rows[index]))
 
     def _keep_cursor_visible(self) -> None:
-        if self.cursor is None or not len(self.lines):
+        cursor = self.cursor
+        if cursor is None or not len(self.lines):
             return
-        top = self.lines.offsets[self.cursor]
-        bottom = self.lines.offsets[self.cursor + 1]
+        top = self.lines.offsets[cursor]
+        bottom = self.lines.offsets[cursor + 1]
         height = self.scrollable_content_region.height
         if top < self.scroll_y:
             self.scroll_to(y=top, animate=False, immediate=True)
@@ -356,7 +368,7 @@ class LogPane(ScrollView, can_focus=True):
         if not self.wrap and scroll_x:
             strip = strip.crop(scroll_x, scroll_x + width)
         strip = strip.extend_cell_length(width, base).crop(0, width)
-        is_cursor = self.cursor is not None and i == self.cursor
+        is_cursor = row == self._cursor_row
         if is_cursor:
             strip = strip.apply_style(Style(bgcolor=self._var("log-cursor")))
         return strip
