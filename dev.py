@@ -33,7 +33,7 @@ def ensure_env() -> None:
 
 
 def lint_paths() -> list[str]:
-    return [p for p in ("logview", "tests", "benchmarks", "dev.py") if (ROOT / p).exists()]
+    return [p for p in ("logview", "tests", "benchmarks", "scripts", "dev.py") if (ROOT / p).exists()]
 
 
 def run(cmd: list[str]) -> None:
