@@ -38,6 +38,9 @@ class LogStore:
         self.first = 0
         """Id of the oldest row still kept."""
         self.evicted = 0
+        self.readers = 0
+        """Threads reading the columns right now (a filter in a worker); while
+        any is, eviction waits, so no row shifts under them."""
         self.ts = array("d")
         self.level = bytearray()
         self.kind = bytearray()
@@ -143,7 +146,7 @@ class LogStore:
 
     def _evict(self) -> None:
         over = len(self.message) - self.max_lines
-        if over <= 0:
+        if over <= 0 or self.readers:
             return
         n = min(len(self.message), over + self._chunk)
         for col in (self.ts, self.level, self.kind, self.source, self.pod, self.stream, self.message, self.seq, self.fields):

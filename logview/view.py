@@ -10,9 +10,10 @@ O(log n) and only ever renders what is visible.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import compress
 
 from logview.model import Level
 from logview.query import Query
@@ -35,25 +36,60 @@ class ViewSpec:
     def select(
         self, store: LogStore, rows: Sequence[int] | range | None = None, should_stop: Callable[[], bool] | None = None
     ) -> list[int]:
-        """Row ids that qualify, ascending."""
+        """Row ids that qualify, ascending.
+
+        Sources, pod and level are tested column-wise over slices (no Python
+        indexing per row); markers follow their own rule — they stay whenever
+        their source is shown and they concern the pod (or every pod).
+        """
         if rows is None:
             rows = store.rows()
-        first = store.first
-        if self.sources is not None:
-            wanted = {i for i, n in enumerate(store.sources) if n in self.sources}
-            src = store.source
-            rows = [r for r in rows if src[r - first] in wanted]
-        if self.pod is not None:
-            pod_ix = {i for i, p in enumerate(store.pods) if p == self.pod}
-            pods, kind = store.pod, store.kind
-            # markers of the source without a pod stay: a reconnect concerns every pod
-            rows = [r for r in rows if pods[r - first] in pod_ix or (kind[r - first] == MARKER and pods[r - first] == 0)]
-        if self.min_level is not None:
-            lv, kind, floor = store.level, store.kind, int(self.min_level)
-            rows = [r for r in rows if lv[r - first] >= floor or kind[r - first] == MARKER]
+        if self.sources is None and self.pod is None and self.min_level is None:
+            out = [r for r in rows if r >= store.first] if not isinstance(rows, range) else list(range(max(rows.start, store.first), rows.stop))
+        else:
+            out = self._by_columns(store, rows)
         if self.query is not None and not self.query.empty:
-            return self.query.filter(store, rows, should_stop=should_stop)
-        return list(rows)
+            return self.query.filter(store, out, should_stop=should_stop)
+        return out
+
+    def _by_columns(self, store: LogStore, rows: Sequence[int] | range) -> list[int]:
+        first = store.first
+        ids: Sequence[int]
+        if isinstance(rows, range) and rows.step == 1:
+            lo = max(rows.start, first) - first
+            hi = max(lo, rows.stop - first)
+            ids = range(lo + first, hi + first)
+            src: Sequence[int] = store.source[lo:hi]
+            pod: Sequence[int] = store.pod[lo:hi]
+            lv: Sequence[int] = store.level[lo:hi]
+            kind = store.kind[lo:hi]
+        else:
+            ids = [r for r in rows if r >= first]
+            idx = [r - first for r in ids]
+            src = [store.source[i] for i in idx]
+            pod = [store.pod[i] for i in idx]
+            lv = [store.level[i] for i in idx]
+            kind = bytearray(store.kind[i] for i in idx)
+        keep_src = frozenset(i for i, n in enumerate(store.sources) if n in self.sources) if self.sources is not None else None
+        keep_pod = frozenset(i for i, p in enumerate(store.pods) if p == self.pod) if self.pod is not None else None
+        conds: list[Iterable[bool]] = []
+        if keep_src is not None:
+            conds.append(map(keep_src.__contains__, src))
+        if keep_pod is not None:
+            conds.append(map(keep_pod.__contains__, pod))
+        if self.min_level is not None:
+            conds.append(map(int(self.min_level).__le__, lv))
+        selector = conds[0] if len(conds) == 1 else map(all, zip(*conds, strict=True))
+        out = list(compress(ids, selector))
+        m = kind.find(MARKER)
+        while m >= 0:
+            if (keep_src is None or src[m] in keep_src) and (keep_pod is None or pod[m] == 0 or pod[m] in keep_pod):
+                row = ids[m]
+                at = bisect_left(out, row)
+                if at == len(out) or out[at] != row:
+                    out.insert(at, row)
+            m = kind.find(MARKER, m + 1)
+        return out
 
 
 def line_count(message: str, width: int | None) -> int:

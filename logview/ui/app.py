@@ -247,9 +247,14 @@ class LogviewApp(App[int]):
     @work(thread=True, exclusive=True, group="view", name="view")
     def _recompute(self, spec: ViewSpec, search: Query | None, generation: int) -> None:
         worker = get_current_worker()
-        end = self.store.end
-        rows = spec.select(self.store, range(self.store.first, end), should_stop=lambda: worker.is_cancelled)
-        hits = search.filter(self.store, rows) if search is not None and not search.empty else []
+        store = self.store
+        store.readers += 1  # hold eviction: rows must not shift while we read them
+        try:
+            end = store.end
+            rows = spec.select(store, range(store.first, end), should_stop=lambda: worker.is_cancelled)
+            hits = search.filter(store, rows) if search is not None and not search.empty else []
+        finally:
+            store.readers -= 1
         if not worker.is_cancelled:
             self.call_from_thread(self._apply_view, rows, hits, end, generation)
 
