@@ -13,7 +13,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import compress
+from itertools import accumulate, compress
 
 from logview.model import Level
 from logview.query import Query
@@ -44,13 +44,15 @@ class ViewSpec:
         """
         if rows is None:
             rows = store.rows()
+        out: Sequence[int] | range
         if self.sources is None and self.pod is None and self.min_level is None:
-            out = [r for r in rows if r >= store.first] if not isinstance(rows, range) else list(range(max(rows.start, store.first), rows.stop))
+            # a range stays a range: the query engine has a faster path for it
+            out = range(max(rows.start, store.first), rows.stop) if isinstance(rows, range) else [r for r in rows if r >= store.first]
         else:
             out = self._by_columns(store, rows)
         if self.query is not None and not self.query.empty:
             return self.query.filter(store, out, should_stop=should_stop)
-        return out
+        return list(out)
 
     def _by_columns(self, store: LogStore, rows: Sequence[int] | range) -> list[int]:
         first = store.first
@@ -72,6 +74,8 @@ class ViewSpec:
             kind = bytearray(store.kind[i] for i in idx)
         keep_src = frozenset(i for i, n in enumerate(store.sources) if n in self.sources) if self.sources is not None else None
         keep_pod = frozenset(i for i, p in enumerate(store.pods) if p == self.pod) if self.pod is not None else None
+        # a pod-less marker (a reconnect) concerns every pod of its source: only sources that have this pod
+        pod_sources = frozenset(i for i, n in enumerate(store.sources) if (n, self.pod) in store.pod_counts) if self.pod is not None else None
         conds: list[Iterable[bool]] = []
         if keep_src is not None:
             conds.append(map(keep_src.__contains__, src))
@@ -83,7 +87,9 @@ class ViewSpec:
         out = list(compress(ids, selector))
         m = kind.find(MARKER)
         while m >= 0:
-            if (keep_src is None or src[m] in keep_src) and (keep_pod is None or pod[m] == 0 or pod[m] in keep_pod):
+            if (keep_src is None or src[m] in keep_src) and (
+                keep_pod is None or pod[m] in keep_pod or (pod[m] == 0 and pod_sources is not None and src[m] in pod_sources)
+            ):
                 row = ids[m]
                 at = bisect_left(out, row)
                 if at == len(out) or out[at] != row:
@@ -111,6 +117,8 @@ class Layout:
         self.ts: array[float] = array("d")
         self.offsets: array[int] = array("q", [0])
         """offsets[i] = first screen line of rows[i]; offsets[-1] = total lines."""
+        self.max_width = 0
+        """Longest message (characters) when built by `build` without wrapping."""
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -118,6 +126,39 @@ class Layout:
     @property
     def total_lines(self) -> int:
         return self.offsets[-1]
+
+    @classmethod
+    def build(cls, store: LogStore, rows: Sequence[int] | range, width: int | None, max_chars: int) -> Layout:
+        """A layout for `rows`, computed in bulk (C-level passes where possible)
+        so a worker thread can build it for a million rows without the UI
+        thread doing per-row work. `width`: wrap at that many columns, or None."""
+        first, ts, msgs = store.first, store.ts, store.message
+        if isinstance(rows, range) and rows.step == 1:
+            lo, hi = max(rows.start, first) - first, max(rows.start, first, rows.stop) - first
+            ids: Sequence[int] = range(lo + first, hi + first)
+            stamps = ts[lo:hi].tolist()
+        else:
+            ids = [r for r in rows if r >= first]
+            stamps = [ts[r - first] for r in ids]
+        order = sorted(range(len(ids)), key=stamps.__getitem__)  # stable: arrival breaks ties
+        if any(i != j for i, j in zip(order, range(len(order)), strict=True)):
+            ids = [ids[i] for i in order]
+            stamps = [stamps[i] for i in order]
+        texts = [msgs[r - first] for r in ids]
+        if width is None:
+            heights: Iterable[int] = (m.count("\n", 0, max_chars) + 1 for m in texts)
+            longest = max(map(len, texts), default=0)
+        else:
+            kinds = [store.kind[r - first] for r in ids]
+            heights = (1 if k else line_count(m[:max_chars], width) for m, k in zip(texts, kinds, strict=True))
+            longest = 0
+        layout = cls()
+        layout.rows = array("q", ids)
+        layout.ts = array("d", stamps)
+        layout.offsets = array("q", [0])
+        layout.offsets.extend(accumulate(heights))
+        layout.max_width = min(longest, max_chars)
+        return layout
 
     def reset(self, store: LogStore, rows: Iterable[int], height: Callable[[int], int]) -> None:
         first, ts = store.first, store.ts

@@ -10,12 +10,13 @@ interactive; their results replace the pane's rows when done.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.text import Text
@@ -30,14 +31,14 @@ from textual.worker import get_current_worker
 from logview.config import Settings
 from logview.model import Level, LogEvent, SourceStatus, State
 from logview.query import Query, QueryError, compile_query
-from logview.store import LogStore, marker_text
+from logview.store import MARKER, LogStore, marker_text
 from logview.streaming import Streamer
 from logview.ui.logpane import TIME_MODES, LogPane, pod_label
 from logview.ui.querybar import QueryBar
 from logview.ui.screens import DetailScreen, HelpScreen
 from logview.ui.sidebar import NodeRef, SourceTree
 from logview.ui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
-from logview.view import ViewSpec
+from logview.view import Layout, ViewSpec
 
 LEVEL_CYCLE: tuple[Level | None, ...] = (None, Level.DEBUG, Level.INFO, Level.WARN, Level.ERROR)
 NARROW = 100
@@ -204,7 +205,7 @@ class LogviewApp(App[int]):
         rows = self.view_spec().select(store, new)
         self.pane.add_rows(rows)
         if self.search_q is not None and not self.search_q.empty:
-            self._search_hits.extend(self.search_q.filter(store, rows))
+            self._search_hits.extend(search_hits(store, self.search_q, rows))
 
     def _on_status(self, st: SourceStatus) -> None:
         if st.pod is not None:
@@ -240,44 +241,50 @@ class LogviewApp(App[int]):
         return ViewSpec(sources=sources, pod=self.pod, min_level=self.min_level, query=self.filter_q)
 
     def recompute_view(self) -> None:
+        """Select, order and lay out the rows in a worker; the UI thread only swaps them in."""
         self._view_generation += 1
         self._view_busy = time.monotonic()
-        self._recompute(self.view_spec(), self.search_q, self._view_generation)
+        self._recompute(self.view_spec(), self.search_q, self._view_generation, self.pane.message_width())
 
     @work(thread=True, exclusive=True, group="view", name="view")
-    def _recompute(self, spec: ViewSpec, search: Query | None, generation: int) -> None:
+    def _recompute(self, spec: ViewSpec, search: Query | None, generation: int, width: int | None) -> None:
         worker = get_current_worker()
         store = self.store
         store.readers += 1  # hold eviction: rows must not shift while we read them
         try:
             end = store.end
             rows = spec.select(store, range(store.first, end), should_stop=lambda: worker.is_cancelled)
-            hits = search.filter(store, rows) if search is not None and not search.empty else []
+            hits = search_hits(store, search, rows) if search is not None and not search.empty else []
+            layout = None if worker.is_cancelled else self.pane.build_layout(rows, width)
         finally:
             store.readers -= 1
-        if not worker.is_cancelled:
-            self.call_from_thread(self._apply_view, rows, hits, end, generation)
+        if layout is not None and not worker.is_cancelled:
+            self.call_from_thread(self._apply_view, layout, hits, end, generation)
 
-    def _apply_view(self, rows: list[int], hits: list[int], end: int, generation: int) -> None:
-        if generation != self._view_generation:
+    def _apply_view(self, layout: Layout, hits: list[int], end: int, generation: int) -> None:
+        if generation != self._view_generation or not self.is_running:
             return
-        spec = self.view_spec()
         store = self.store
-        rows = [r for r in rows if r >= store.first]
+        later: list[int] = []
         if store.end > end:  # rows that arrived while we computed
-            later = spec.select(store, range(max(end, store.first), store.end))
-            rows.extend(later)
+            later = self.view_spec().select(store, range(max(end, store.first), store.end))
             if self.search_q is not None and not self.search_q.empty:
-                hits = hits + self.search_q.filter(store, later)
+                hits = hits + search_hits(store, self.search_q, later)
         self._view_busy = None
         self._search_hits = hits
-        self.pane.search = self.search_q
-        self.pane.set_rows(rows)
+        pane = self.pane
+        pane.search = self.search_q
+        pane.set_layout(layout)
+        if later:
+            pane.add_rows(later)
+            pane.new_lines = 0
         self.refresh_chrome()
 
     # --- chrome -----------------------------------------------------------------
 
     def refresh_chrome(self) -> None:
+        if not self.is_running:
+            return  # a tick while the app shuts down: the widgets are being removed
         self._refresh_title()
         self._refresh_status()
         self._refresh_tabs()
@@ -422,7 +429,8 @@ class LogviewApp(App[int]):
     @on(QueryBar.Applied)
     def _query_applied(self, event: QueryBar.Applied) -> None:
         try:
-            q = compile_query(event.text) if event.text else None
+            now = self._clock().astimezone()  # clock times in a query are the viewer's, like the pane's
+            q = compile_query(event.text, now=now, tz=now.tzinfo or UTC) if event.text else None
         except QueryError:
             return
         bar = self.query_one(QueryBar)
@@ -480,13 +488,19 @@ class LogviewApp(App[int]):
                 self.notify("no matches", severity="warning", timeout=2)
             return
         pane = self.pane
-        cur = pane.cursor_row
-        if self._hit is None or cur is None or hits[self._hit] != cur:
-            # start from the cursor: the first match after (or before) it
-            import bisect
+        store = self.store
 
-            pivot = cur if cur is not None else pane.store.end
-            i = bisect.bisect_right(hits, pivot) if step > 0 else bisect.bisect_left(hits, pivot) - 1
+        def shown_at(row: int) -> tuple[float, int]:
+            return store.ts[row - store.first], row  # the pane's order: time, then arrival
+
+        hits = self._search_hits = sorted((r for r in hits if r >= store.first), key=shown_at)
+        if not hits:
+            return
+        cur = pane.cursor_row
+        if self._hit is None or cur is None or self._hit >= len(hits) or hits[self._hit] != cur:
+            # start from the cursor: the first match after (or before) it; following, from past the end
+            pivot = (float("inf"), 0) if pane.follow or cur is None else shown_at(cur)
+            i = bisect.bisect_right(hits, pivot, key=shown_at) if step > 0 else bisect.bisect_left(hits, pivot, key=shown_at) - 1
         else:
             i = self._hit + step
         i %= len(hits)
@@ -499,11 +513,19 @@ class LogviewApp(App[int]):
 
     def action_cycle_time(self) -> None:
         pane = self.pane
-        pane.time_mode = TIME_MODES[(TIME_MODES.index(pane.time_mode) + 1) % len(TIME_MODES)]
+        mode = TIME_MODES[(TIME_MODES.index(pane.time_mode) + 1) % len(TIME_MODES)]
+        if pane.wrap:  # re-wrapping every row: off the UI thread
+            pane.set_reactive(LogPane.time_mode, mode)
+            self.recompute_view()
+        else:
+            pane.time_mode = mode
         self.notify(f"time: {pane.time_mode}", timeout=1.5)
 
     def action_toggle_wrap(self) -> None:
-        self.pane.wrap = not self.pane.wrap
+        pane = self.pane
+        pane.set_reactive(LogPane.wrap, not pane.wrap)  # the layout is rebuilt off the UI thread
+        pane.pan = 0
+        self.recompute_view()
         self._refresh_status()
 
     def action_toggle_sidebar(self) -> None:
@@ -574,6 +596,12 @@ class LogviewApp(App[int]):
             st = self.states.get(spec.name)
             if st is not None and st.state in (State.FAILED, State.ENDED):
                 yield SystemCommand(f"Retry {spec.name}", st.message, lambda n=spec.name: self.retry_source(n))
+
+
+def search_hits(store: LogStore, query: Query, rows: Sequence[int]) -> list[int]:
+    """The rows a search finds. Markers pass filters (they carry news) but never match a search."""
+    first, kind = store.first, store.kind
+    return [r for r in query.filter(store, rows) if kind[r - first] != MARKER]
 
 
 def _reattach_stdin(specs: list[Any]) -> None:

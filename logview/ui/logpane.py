@@ -52,9 +52,27 @@ def pod_label(pod: str) -> str:
         return pod[:8]
     if len(pod) > 18:
         parts = pod.split("-")
-        tail = "-".join(parts[-2:]) if len(parts) > 2 else pod[-16:]
-        return "…" + (tail if len(tail) <= 17 else tail[-16:])
+        tail = parts[-1] if len(parts) > 1 and len(parts[-1]) >= 4 else pod[-12:]
+        return "…" + tail[-16:]
     return pod
+
+
+def origin_label(source: str, pod: str | None, width: int) -> str:
+    """`source/pod` in at most `width` cells, giving up the source's tail
+    before the pod's: on a pod tab, the pod is what tells rows apart."""
+    if not pod or pod == source:
+        return source if len(source) <= width else source[: width - 1] + "…"
+    short = pod_label(pod)
+    full = f"{source}/{short}"
+    if len(full) <= width:
+        return full
+    room = width - len(short) - 2
+    if room >= 3:
+        return f"{source[:room]}…/{short}"
+    return full[: width - 1] + "…"
+
+
+_LEVEL_WORD = re.compile(r"\[?(?:TRACE|DEBUG|INFO|WARN(?:ING)?|ERROR|FATAL|CRITICAL)\]?:?[ \t]+")
 
 
 def source_colour(index: int) -> str:
@@ -62,7 +80,12 @@ def source_colour(index: int) -> str:
 
 
 class LogPane(ScrollView, can_focus=True):
-    """Shows `layout.rows` of `store`; follows the end unless scrolled up."""
+    """Shows `layout.rows` of `store`; follows the end unless scrolled up.
+
+    Every scroll is `force=True`: Textual ignores a scroll while the widget has
+    no scrollbar yet (before the layout that adds one), which would leave a
+    following pane short of the end when rows arrive in bulk.
+    """
 
     DEFAULT_CSS = """
     LogPane { background: $surface; scrollbar-size-vertical: 1; overflow-x: hidden; }
@@ -140,17 +163,32 @@ class LogPane(ScrollView, can_focus=True):
         return line_count(msg, self.message_width())
 
     def set_rows(self, rows: Sequence[int]) -> None:
-        """Show exactly these rows (after a filter or view change)."""
+        """Show exactly these rows (after a filter or view change).
+
+        Builds the layout here, on the calling thread; the app builds it in a
+        worker with `build_layout` and hands it to `set_layout` instead, so
+        the screen never waits for a million rows."""
+        self.set_layout(self.build_layout(rows, self.message_width()))
+
+    def build_layout(self, rows: Sequence[int] | range, width: int | None) -> Layout:
+        """A layout of `rows` wrapped at `width` (None: not wrapped). Safe in a
+        worker thread: it reads the store, not the widget."""
+        return Layout.build(self.store, rows, width, MAX_DISPLAY)
+
+    def set_layout(self, layout: Layout) -> None:
+        """Show a ready layout (built by `build_layout`)."""
         self._update_origin_width()
-        self._max_width = 0
-        self.lines.reset(self.store, rows, self._height)
+        if len(layout) and layout.rows[0] < self.store.first:
+            layout.drop_before(self.store.first)
+        self.lines = layout
+        self._max_width = layout.max_width
         if self.follow or (self._cursor_row is not None and self.lines.index_of(self._cursor_row) is None):
             self._cursor_row = None
         self.new_lines = 0
         self._cache.clear()
         self._resize_virtual()
         if self.follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
         self.refresh()
 
     def add_rows(self, rows: Sequence[int]) -> None:
@@ -161,7 +199,7 @@ class LogPane(ScrollView, can_focus=True):
             self._cache.clear()
         gone = self.lines.drop_before(self.store.first)
         if gone and not self.follow:
-            self.scroll_to(y=max(0, self.scroll_y - gone), animate=False, immediate=True)
+            self.scroll_to(y=max(0, self.scroll_y - gone), animate=False, immediate=True, force=True)
             if self._cursor_row is not None and self._cursor_row < self.store.first:
                 self._cursor_row = None
         pos = self.lines.add(self.store, rows, self._height)
@@ -169,7 +207,7 @@ class LogPane(ScrollView, can_focus=True):
             self._cache.clear()
         self._resize_virtual()
         if self.follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
         else:
             self.new_lines += len(rows)
         self.refresh()
@@ -201,21 +239,28 @@ class LogPane(ScrollView, can_focus=True):
         if follow:
             self.new_lines = 0
             self.cursor = None
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
         self.post_message(self.FollowChanged(follow))
 
     def watch_wrap(self, wrap: bool) -> None:
-        rows = list(self.lines.rows)
-        self.lines.reset(self.store, rows, self._height)
+        self.lines = self.build_layout(self.lines.rows, self.message_width())
+        self._max_width = self.lines.max_width
         self._cache.clear()
         if wrap:
             self.pan = 0
         self._resize_virtual()
-        self._keep_cursor_visible()
+        if self.follow:  # wrapping changes every row's height: stay at the end
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        else:
+            self._keep_cursor_visible()
         self.refresh()
 
     def watch_time_mode(self, mode: str) -> None:
-        self.watch_wrap(self.wrap)
+        if self.wrap:  # the message column's width changed: rows re-wrap
+            self.watch_wrap(True)
+        else:
+            self._resize_virtual()
+            self.rerender()
 
     def on_resize(self, event: events.Resize) -> None:
         if self._update_origin_width():
@@ -224,6 +269,8 @@ class LogPane(ScrollView, can_focus=True):
             self.watch_wrap(True)
         else:
             self._resize_virtual()
+            if self.follow:  # a new height (or the first layout) must still end at the last line
+                self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 
     # --- actions --------------------------------------------------------------
 
@@ -265,9 +312,9 @@ class LogPane(ScrollView, can_focus=True):
         bottom = self.lines.offsets[cursor + 1]
         height = self.scrollable_content_region.height
         if top < self.scroll_y:
-            self.scroll_to(y=top, animate=False, immediate=True)
+            self.scroll_to(y=top, animate=False, immediate=True, force=True)
         elif bottom > self.scroll_y + height:
-            self.scroll_to(y=bottom - height, animate=False, immediate=True)
+            self.scroll_to(y=bottom - height, animate=False, immediate=True, force=True)
 
     def action_cursor(self, delta: int) -> None:
         n = len(self.lines)
@@ -287,7 +334,7 @@ class LogPane(ScrollView, can_focus=True):
             self.follow = True
             return
         self.follow = False
-        self.scroll_to(y=self.scroll_y + direction * height, animate=False, immediate=True)
+        self.scroll_to(y=self.scroll_y + direction * height, animate=False, immediate=True, force=True)
         i, _ = self.lines.locate(int(self.scroll_y) + (height if direction > 0 else 0))
         self.cursor = i
         self.refresh()
@@ -295,7 +342,7 @@ class LogPane(ScrollView, can_focus=True):
     def action_top(self) -> None:
         self.follow = False
         self.cursor = 0
-        self.scroll_home(animate=False, immediate=True)
+        self.scroll_home(animate=False, immediate=True, force=True)
         self.refresh()
 
     def action_bottom(self) -> None:
@@ -318,7 +365,7 @@ class LogPane(ScrollView, can_focus=True):
             self.cursor = i
             top = self.lines.offsets[i]
             height = self.scrollable_content_region.height
-            self.scroll_to(y=max(0, top - height // 3), animate=False, immediate=True)
+            self.scroll_to(y=max(0, top - height // 3), animate=False, immediate=True, force=True)
             self.refresh()
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
@@ -398,12 +445,8 @@ class LogPane(ScrollView, can_focus=True):
         level_style = Style(color=self._var(LEVEL_VAR[lv]), bold=lv >= 40) if lv else Style()
         prefix.append(LEVEL_LABEL.get(lv, "     "), style=level_style)
         prefix.append(" ")
-        pod = store.pods[store.pod[i]]
-        origin = store.sources[src_ix]
-        if pod and pod != origin:
-            origin = f"{origin}/{pod_label(pod)}"
         ow = self._origin_width
-        origin = origin if len(origin) <= ow else origin[: ow - 1] + "…"
+        origin = origin_label(store.sources[src_ix], store.pods[store.pod[i]], ow)
         prefix.append(origin.ljust(ow), style=src_style)
         prefix.append(" ")
         message = store.message[i]
@@ -412,6 +455,11 @@ class LogPane(ScrollView, can_focus=True):
             ts_in_text, rest = split_leading_ts(message)
             if ts_in_text is not None:
                 message = rest
+        if lv and message[:1] in "TDIWEFC[":
+            # the level column already says it: "WARN  sink: ..." reads as "sink: ..."
+            m = _LEVEL_WORD.match(message)
+            if m:
+                message = message[m.end() :]
         cut = len(message) > MAX_DISPLAY
         if cut:
             message = message[:MAX_DISPLAY]

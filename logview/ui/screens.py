@@ -33,7 +33,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 96; max-width: 100%; height: 90%; border: round $primary; background: $panel; padding: 0 1; }
+    HelpScreen > VerticalScroll { width: 100; max-width: 100%; height: 90%; border: round $primary; background: $panel; padding: 0 1; scrollbar-size-vertical: 1; }
     """
 
     def compose(self) -> ComposeResult:
