@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from rich.segment import Segment
@@ -145,22 +145,14 @@ class LogPane(ScrollView, can_focus=True):
         time_w = {"absolute": 13, "relative": 8, "off": 0}[self.time_mode]
         return time_w + 6 + self._origin_width + 1
 
-    def _height(self, row: int) -> int:
-        i = row - self.store.first
-        msg = self.store.message[i]
-        if self.store.kind[i] == MARKER:
-            return 1
-        if len(msg) > MAX_DISPLAY:
-            msg = msg[:MAX_DISPLAY]
-        if not self.wrap:
-            if "\n" not in msg:
-                if len(msg) > self._max_width:
-                    self._max_width = len(msg)
-                return 1
-            parts = msg.split("\n")
-            self._max_width = max(self._max_width, *(len(p) for p in parts))
-            return len(parts)
-        return line_count(msg, self.message_width())
+    def _height_of(self) -> Callable[[int], int]:
+        """A row-height function for the current settings, with everything it
+        needs bound once: it runs per arriving row, so no reactive reads in it."""
+        store, width = self.store, self.message_width()
+        msgs, kind, first = store.message, store.kind, store.first
+        if width is None:
+            return lambda row: msgs[row - first].count("\n", 0, MAX_DISPLAY) + 1
+        return lambda row: 1 if kind[row - first] else line_count(msgs[row - first][:MAX_DISPLAY], width)
 
     def set_rows(self, rows: Sequence[int]) -> None:
         """Show exactly these rows (after a filter or view change).
@@ -202,7 +194,10 @@ class LogPane(ScrollView, can_focus=True):
             self.scroll_to(y=max(0, self.scroll_y - gone), animate=False, immediate=True, force=True)
             if self._cursor_row is not None and self._cursor_row < self.store.first:
                 self._cursor_row = None
-        pos = self.lines.add(self.store, rows, self._height)
+        if not self.wrap:
+            msgs, first = self.store.message, self.store.first
+            self._max_width = min(MAX_DISPLAY, max(self._max_width, max(len(msgs[r - first]) for r in rows)))
+        pos = self.lines.add(self.store, rows, self._height_of())
         if pos < len(self.lines) - len(rows):
             self._cache.clear()
         self._resize_virtual()
