@@ -58,6 +58,14 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, a
     server.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     server.add_argument("--rate", type=float, default=8.0, help="lines per second per source")
     server.add_argument("--seed", type=int, default=7)
+    server.add_argument(
+        "--chaos",
+        metavar="SPEC",
+        type=_chaos_spec,
+        default=None,
+        help="inject seeded faults, e.g. cut=0.02,stall=0.005:3,status=0.01:429|503,malformed=0.005,drip=0.01,seed=7"
+        " (grammar: logview/sim/chaos.py)",
+    )
     return main, tail, server
 
 
@@ -95,6 +103,8 @@ def _start_demo(rate: float, seed: int) -> tuple[Any, list[Any]]:
 
 def _load(ns: argparse.Namespace) -> tuple[Settings, list[Any], Any]:
     settings = load_settings(config_path(ns.config))
+    for warning in settings.warnings:
+        print(f"logview: warning: {warning}", file=sys.stderr)
     if ns.max_lines is not None:
         if ns.max_lines < 1000:
             raise ConfigError("--max-lines must be at least 1000")
@@ -145,12 +155,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _chaos_spec(text: str) -> Any:
+    from logview.sim.chaos import ChaosSpec
+
+    try:
+        return ChaosSpec.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _demo_server(ns: argparse.Namespace) -> int:
     import time
 
     from logview.sim.server import SimParams, Simulator
 
-    sim = Simulator(SimParams(seed=ns.seed, rate=ns.rate, backlog=int(ns.rate * 20)))
+    sim = Simulator(SimParams(seed=ns.seed, rate=ns.rate, backlog=int(ns.rate * 20)), chaos=ns.chaos)
     sim.start(ns.port)
     print(sim.config_toml(), flush=True)
     print(f"# serving on {sim.base_url} — Ctrl-C to stop", file=sys.stderr, flush=True)

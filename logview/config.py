@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from logview.errors import ConfigError, MissingCredential
 
@@ -214,6 +214,13 @@ class Settings(BaseModel):
     """How many events the store keeps before evicting the oldest."""
     theme: str = "logview-dark"
 
+    _warnings: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Problems worth telling the user that do not stop logview (printed to stderr)."""
+        return self._warnings
+
 
 class _Wrapper(BaseModel):
     spec: SourceSpec
@@ -287,7 +294,30 @@ def load_settings(path: Path | None) -> Settings:
         settings = Settings.model_validate(rest)
     except ValidationError as e:
         raise ConfigError(_describe(e, str(path))) from None
-    return settings.model_copy(update={"sources": finalize_names(specs)})
+    settings = settings.model_copy(update={"sources": finalize_names(specs)})
+    settings.warnings.extend(permission_warnings(path, specs))
+    return settings
+
+
+def permission_warnings(path: Path, specs: Iterable[Any]) -> list[str]:
+    """Warn, like ssh, when a file naming an `api_key_command` is open to other users.
+
+    Whoever can write it runs a command of their choice as you the next time
+    logview starts; whoever can read it learns where your keys are kept.
+    """
+    if os.name != "posix" or not any(getattr(spec, "api_key_command", "") for spec in specs):
+        return []
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return []
+    who = [what for what, bits in (("read", 0o044), ("written", 0o022)) if mode & bits]
+    if not who:
+        return []
+    return [
+        f"{path} can be {' and '.join(who)} by other users and it names an api_key_command: "
+        f"run `chmod 600 {shlex.quote(str(path))}`"
+    ]
 
 
 def finalize_names(specs: list[Any], taken: Iterable[str] = ()) -> list[Any]:

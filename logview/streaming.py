@@ -30,6 +30,9 @@ log = logging.getLogger("logview.streaming")
 
 Batch = list[Item]
 
+INSECURE_NOTE = "TLS verification is off for this source (insecure = true)"
+"""Said once when such a source starts, so nobody forgets the setting is on."""
+
 
 class Backoff:
     """Exponential backoff with jitter: base·2^(n-1), capped, times U(0.5, 1]."""
@@ -192,6 +195,8 @@ class Streamer:
     async def _run_inner(self, spec: Any) -> None:
         name = spec.name
         await self._status(SourceStatus(name, State.CONNECTING, "connecting"))
+        if getattr(spec, "insecure", False):
+            await self._status(SourceStatus(name, State.INFO, INSECURE_NOTE))
         try:
             # a key command (`pass show ...`) may take seconds: not on the event loop
             secret = await asyncio.to_thread(resolve_secret, spec) if spec.api_key_command else resolve_secret(spec)

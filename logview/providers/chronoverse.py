@@ -150,7 +150,7 @@ class ChronoverseProvider(Provider):
     def _live(self, data: str) -> LogEvent | None:
         try:
             obj = json.loads(data)
-        except ValueError as e:
+        except (ValueError, RecursionError) as e:
             return self._unparseable(data, str(e))
         if not isinstance(obj, dict):
             return self._unparseable(data, f"a JSON {type(obj).__name__}, not an object")
@@ -257,7 +257,7 @@ class ChronoverseProvider(Provider):
                     raise ServerError("the job's history page is larger than 32 MiB")
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ServerError("the job's history answer is not JSON") from None
         logs = data.get("logs") if isinstance(data, dict) else None
         if logs is None and isinstance(data, dict):
@@ -273,10 +273,10 @@ class ChronoverseProvider(Provider):
         """A log record as an event; its number (absent means 0, the first line) or None if unusable."""
         seq = _as_int(obj.get("sequence_num", 0))
         message = obj.get("message", "")
-        text = sanitize(message if isinstance(message, str) else json.dumps(message))
+        text = sanitize(message if isinstance(message, str) else _json_text(message))
         stream = obj.get("stream")
         fields = {
-            k: sanitize(v if isinstance(v, str) else json.dumps(v))
+            sanitize(k): sanitize(v if isinstance(v, str) else _json_text(v))
             for k, v in obj.items()
             if k not in _CORE_KEYS and v is not None
         }
@@ -335,6 +335,14 @@ class ChronoverseProvider(Provider):
     def _position(self) -> str:
         when = self._top_ts.strftime(" (%H:%M:%S)") if self._top_ts else ""
         return f"line {self._floor}{when}"
+
+
+def _json_text(value: Any) -> str:
+    """A non-string payload value as JSON text; one nested past Python's recursion limit is named, not raised."""
+    try:
+        return json.dumps(value)
+    except (RecursionError, ValueError):
+        return "[a JSON value nested too deeply to show]"
 
 
 def _as_int(value: Any) -> int | None:

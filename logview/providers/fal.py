@@ -34,6 +34,8 @@ class FalProvider(Provider):
     """One fal log stream (an app, a revision, a job, ... as the spec filters)."""
 
     kind = "fal"
+    stall_timeout = 6.0
+    """Three heartbeat intervals (fal sends `: keep-alive` every 2 s while idle)."""
 
     def __init__(self, spec: Any, client: httpx.AsyncClient | None, secret: str | None) -> None:
         super().__init__(spec, client, secret)
@@ -112,14 +114,14 @@ class FalProvider(Provider):
         """The event for one frame, or None when a resumed connection repeats it."""
         try:
             doc = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             doc = None
         if not isinstance(doc, dict) or not isinstance(doc.get("message"), str):
             return self.event(sanitize(data), fields={"logview": "unparseable"})
         raw_level = str(doc.get("level") or "")
         message = sanitize(doc["message"])
         labels = doc.get("labels")
-        fields = {str(k): sanitize(str(v)) for k, v in labels.items() if v is not None} if isinstance(labels, dict) else {}
+        fields = {sanitize(str(k)): sanitize(str(v)) for k, v in labels.items() if v is not None} if isinstance(labels, dict) else {}
         for key in ("app", "revision"):
             if doc.get(key) is not None:
                 fields[key] = sanitize(str(doc[key]))

@@ -168,24 +168,32 @@ def parse_line(raw: str) -> ParsedLine:
     return ParsedLine(message, pod, ts, detect_level(message), continues=pod is None)
 
 
+def _json_text(value: Any) -> str:
+    """A non-string payload value as JSON text; one nested past Python's recursion limit is named, not raised."""
+    try:
+        return json.dumps(value)
+    except (RecursionError, ValueError):
+        return "[a JSON value nested too deeply to show]"
+
+
 def _parse_json(text: str, pod: str | None) -> ParsedLine | None:
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(obj, dict) or not ({"timestamp", "level", "fields"} & obj.keys()):
         return None
     inner = obj.get("fields")
     inner = inner if isinstance(inner, dict) else {}
     message = inner.get("message", inner.get("line", obj.get("message", "")))
-    message = sanitize(message if isinstance(message, str) else json.dumps(message))
+    message = sanitize(message if isinstance(message, str) else _json_text(message))
     fields: dict[str, str] = {}
     target = obj.get("target")
     if isinstance(target, str) and target:
         fields["target"] = sanitize(target)
     for k, v in inner.items():
         if k not in ("message", "line"):
-            fields[sanitize(str(k))] = sanitize(v if isinstance(v, str) else json.dumps(v))[:500]
+            fields[sanitize(str(k))] = sanitize(v if isinstance(v, str) else _json_text(v))[:500]
     if pod is None:
         service, name = obj.get("feldera-service"), obj.get("pipeline-name")
         if isinstance(service, str) and service != "pipeline":

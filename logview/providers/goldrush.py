@@ -117,6 +117,20 @@ class _StatusData(_Wire):
 _W = TypeVar("_W", bound=_Wire)
 
 
+def read_envelope(body: bytes, model: type[_W]) -> _W:
+    """The `data` of one answer's envelope; anything else is a ServerError saying what came."""
+    try:
+        env = _Envelope.model_validate_json(body)
+        if env.error:
+            said = env.error_message or (f"error code {env.error_code}" if env.error_code else "no message")
+            raise ServerError(f"GoldRush reported an error: {_plain(said)}")
+        if env.data is None:
+            raise ServerError("GoldRush answered without data")
+        return model.model_validate(env.data)
+    except ValidationError as e:
+        raise ServerError(f"GoldRush sent an answer logview cannot read ({e.error_count()} problems): {_plain(body.decode('utf-8', 'replace'), 120)}") from None
+
+
 @dataclass(slots=True)
 class _Pod:
     """What the adapter remembers of one pod between polls (and reconnects)."""
@@ -178,16 +192,7 @@ class GoldRushProvider(Provider):
         """GET one envelope; HTTP errors map as usual, `error: true` is a ServerError."""
         async with self.open("GET", path, headers={"Accept": "application/json"}) as resp:
             body = await resp.aread()
-        try:
-            env = _Envelope.model_validate_json(body)
-            if env.error:
-                said = env.error_message or (f"error code {env.error_code}" if env.error_code else "no message")
-                raise ServerError(f"GoldRush reported an error: {_plain(said)}")
-            if env.data is None:
-                raise ServerError("GoldRush answered without data")
-            return model.model_validate(env.data)
-        except ValidationError as e:
-            raise ServerError(f"GoldRush sent an answer logview cannot read ({e.error_count()} problems): {_plain(body.decode('utf-8', 'replace'), 120)}") from None
+        return read_envelope(body, model)
 
     async def _poll_status(self, path: str) -> str | None:
         """A sentence when the pipeline status changed. Retryable failures are skipped:
@@ -321,4 +326,4 @@ def _line_times(lines: list[str], start: int, received: datetime) -> list[dateti
     return [ts or head for ts in out]
 
 
-__all__ = ["GoldRushProvider", "split_tail", "tail_error", "tail_overlap"]
+__all__ = ["GoldRushProvider", "read_envelope", "split_tail", "tail_error", "tail_overlap"]

@@ -33,6 +33,8 @@ class RunPodProvider(Provider):
     """One worker's log stream (`GET /v2/serverless/{id}/workers/{workerId}/logs`)."""
 
     kind = "runpod"
+    stall_timeout = 45.0
+    """Three keep-alive intervals (RunPod comments every 15 s while idle)."""
 
     def __init__(self, spec: Any, client: httpx.AsyncClient | None, secret: str | None) -> None:
         super().__init__(spec, client, secret)

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from logview.sim.chaos import RETRY_AFTER, Chaos, chaotic, phrase
 from logview.sim.content import TRACEBACK, ContentGenerator
 from logview.sim.server import SimParams
 
@@ -126,6 +127,10 @@ class ChronoverseSim:
         self.history_status: int | None = None
         """Answer the history endpoint with this HTTP status instead."""
         self.page_size = 100
+        self.chaos: Chaos | None = None
+        """Seeded faults on the events stream (see logview.sim.chaos); a clean early
+        end sends `event: error` after the 200. History is left alone: it is what
+        makes a reconnect lossless."""
         self.live_starts: list[int] = []
         self.history_requests = 0
         self.auth_methods: list[str] = []
@@ -193,9 +198,14 @@ class ChronoverseSim:
         if isinstance(job, Response):
             return job
         first = self.available(job)  # subscribed now: nothing older is sent
+        error = _frame("error", self.error_text)
+        refused, body = chaotic(self.chaos, self._stream(job, first), "sse", farewell=error)
+        if refused is not None:
+            headers = {"Retry-After": RETRY_AFTER} if refused == 429 else None
+            return JSONResponse({"error": phrase(refused).lower()}, status_code=refused, headers=headers)
         self.live_starts.append(first)
         return StreamingResponse(
-            self._stream(job, first),
+            body,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

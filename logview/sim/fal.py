@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from logview.sim.chaos import RETRY_AFTER, Chaos, chaotic, phrase
 from logview.sim.content import TRACEBACK, ContentGenerator
 from logview.sim.server import SimParams
 from logview.text import parse_ts
@@ -108,6 +109,8 @@ class FalSim:
         """HTTP statuses (429, 500, ...) to answer the next requests with."""
         self.heartbeat = 2.0
         """Seconds of silence before a `: keep-alive` comment."""
+        self.chaos: Chaos | None = None
+        """Seeded faults (see logview.sim.chaos); None: a well-behaved server."""
         # --- what happened ---
         self.requests: list[FalRequest] = []
         self.connections = 0
@@ -233,9 +236,13 @@ class FalSim:
             start_us, end_us = self._window(request)
         except _BadRequest as e:
             return _error(422, "validation_error", str(e))
+        refused, stream = chaotic(self.chaos, self._events(self._first_index(start_us), end_us, match), "sse")
+        if refused is not None:
+            headers = {"Retry-After": RETRY_AFTER} if refused == 429 else None
+            return _error(refused, "injected_fault", phrase(refused), headers)
         self.connections += 1
         return StreamingResponse(
-            self._events(self._first_index(start_us), end_us, match),
+            stream,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

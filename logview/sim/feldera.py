@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from logview.sim.chaos import Chaos, chaotic, phrase
 from logview.sim.content import ContentGenerator
 from logview.sim.server import SimParams
 
@@ -161,6 +162,8 @@ class FelderaSim:
         self.unavailable = 0
         self.empty_404 = False
         self.json_200 = False
+        self.chaos: Chaos | None = None
+        """Seeded faults (see logview.sim.chaos); None: a well-behaved server."""
         self.connections = 0
         """Log streams opened so far (tests count reconnects with it)."""
         self.replays: list[tuple[int, int]] = []
@@ -309,7 +312,10 @@ class FelderaSim:
             return self._error(404, f"Unknown pipeline name '{name}'", "UnknownPipelineName", {"pipeline_name": name})
         if self.json_200:
             return self._error(200, "Pipeline logs are unavailable", "PipelineLogsUnavailable")
-        return StreamingResponse(self._stream(log), media_type="text/plain")
+        refused, body = chaotic(self.chaos, self._stream(log), "lines")
+        if refused is not None:
+            return self._error(refused, phrase(refused), "InjectedFault")
+        return StreamingResponse(body, media_type="text/plain")
 
     async def _stream(self, log: _PipelineLog) -> AsyncIterator[bytes]:
         with self._lock:

@@ -21,14 +21,16 @@ from __future__ import annotations
 import functools
 import json
 import random
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from logview.sim.chaos import RETRY_AFTER, Chaos, chaotic, phrase
 from logview.sim.content import ContentGenerator
 from logview.sim.server import SimParams
 
@@ -73,6 +75,10 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
+async def _once(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
 def _stamp(epoch: float) -> str:
     dt = datetime.fromtimestamp(epoch, UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
@@ -107,6 +113,9 @@ class GoldRushSim:
         """Pods whose logs answer the tail error for now; their output resumes unchanged."""
         self.envelope_error: str | None = None
         """While set, logs answers are 200 with `error: true` and this message."""
+        self.chaos: Chaos | None = None
+        """Seeded faults on logs requests (see logview.sim.chaos): a refused, cut,
+        stalled, dripped or truncated answer."""
         self.log_requests = 0
         self.failed_requests = 0
         self._replacements: list[tuple[int, int]] = []
@@ -255,7 +264,16 @@ class GoldRushSim:
             return JSONResponse(body)
         n = self.clock()
         pods = [{"pod": p.name, "logs": self.pod_logs(p, n)} for p in self.pods(n)]
-        return JSONResponse(_envelope({"uid": self.uid, "pods": pods}))
+        answer = JSONResponse(_envelope({"uid": self.uid, "pods": pods}))
+        if self.chaos is None:
+            return answer
+        code, stream = chaotic(self.chaos, _once(bytes(answer.body)), "body")
+        if code is not None:
+            response = _error(code, f"{phrase(code)} (injected fault)")
+            if code == 429:
+                response.headers["Retry-After"] = RETRY_AFTER
+            return response
+        return StreamingResponse(stream, media_type="application/json")
 
     async def _status(self, request: Request) -> Response:
         refused = self._refuse(request)

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from logview.sim.chaos import RETRY_AFTER, Chaos, chaotic, phrase
 from logview.sim.content import ContentGenerator
 from logview.sim.server import SimParams
 from logview.text import parse_ts
@@ -134,6 +135,8 @@ class RunPodSim:
         self.keepalive_interval = 15.0
         """Seconds of silence before a `: keepalive` comment."""
         self.retry_ms = 3000
+        self.chaos: Chaos | None = None
+        """Seeded faults (see logview.sim.chaos); None: a well-behaved server."""
         self.requests: deque[RunPodRequest] = deque(maxlen=256)
         self._content = [ContentGenerator(params.seed + n, "worker") for n in range(len(self.workers))]
         self._parts = functools.lru_cache(maxsize=4096)(self._split)
@@ -246,8 +249,12 @@ class RunPodSim:
         query = self._parse_query(request.query_params, worker_id, None if self.ignore_last_event_id else last_event_id)
         if isinstance(query, Response):
             return query
+        refused, body = chaotic(self.chaos, self._frames(worker_id, query), "sse")
+        if refused is not None:
+            headers = {"Retry-After": RETRY_AFTER} if refused == 429 else None
+            return _problem(refused, phrase(refused), "injected fault", headers=headers)
         return StreamingResponse(
-            self._frames(worker_id, query),
+            body,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

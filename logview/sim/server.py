@@ -18,6 +18,8 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from logview.sim.chaos import Chaos, ChaosSpec
+
 
 @dataclass
 class SimParams:
@@ -77,16 +79,25 @@ class Simulator:
     ...     specs = sim.demo_specs()
     """
 
-    def __init__(self, params: SimParams | None = None, **kw: Any) -> None:
+    def __init__(
+        self, params: SimParams | None = None, *, chaos: ChaosSpec | None = None, keys: dict[str, str] | None = None, **kw: Any
+    ) -> None:
         from logview.sim import chronoverse, fal, feldera, goldrush, runpod
 
         self.params = params or SimParams(**kw)
-        self.runpod = runpod.RunPodSim(self.params, DEMO_KEYS["runpod"])
-        self.fal = fal.FalSim(self.params, DEMO_KEYS["fal"])
-        self.feldera = feldera.FelderaSim(self.params, DEMO_KEYS["feldera"])
-        self.chronoverse = chronoverse.ChronoverseSim(self.params, DEMO_KEYS["chronoverse"])
-        self.goldrush = goldrush.GoldRushSim(self.params, DEMO_KEYS["goldrush"])
+        self.keys = {**DEMO_KEYS, **(keys or {})}
+        """The key each provider accepts: DEMO_KEYS unless a test plants its own."""
+        self.runpod = runpod.RunPodSim(self.params, self.keys["runpod"])
+        self.fal = fal.FalSim(self.params, self.keys["fal"])
+        self.feldera = feldera.FelderaSim(self.params, self.keys["feldera"])
+        self.chronoverse = chronoverse.ChronoverseSim(self.params, self.keys["chronoverse"])
+        self.goldrush = goldrush.GoldRushSim(self.params, self.keys["goldrush"])
         self.providers: list[ProviderSim] = [self.runpod, self.fal, self.feldera, self.chronoverse, self.goldrush]
+        self.chaos = chaos
+        """Seeded faults for every provider (each draws its own; see logview.sim.chaos)."""
+        if chaos is not None:
+            for name in DEMO_KEYS:
+                getattr(self, name).chaos = Chaos(chaos, name)
         routes: list[BaseRoute] = []
         for p in self.providers:
             routes.extend(p.routes())
@@ -133,8 +144,8 @@ class Simulator:
         return [p.demo_source(self.base_url) for p in self.providers]
 
     def demo_env(self) -> dict[str, str]:
-        """Environment variables holding the demo keys (see DEMO_KEYS)."""
-        return {f"LOGVIEW_DEMO_{k.upper()}_KEY": v for k, v in DEMO_KEYS.items()}
+        """Environment variables holding the keys the simulator accepts (see DEMO_KEYS)."""
+        return {f"LOGVIEW_DEMO_{k.upper()}_KEY": v for k, v in self.keys.items()}
 
     def demo_specs(self) -> list[Any]:
         from logview.config import _Wrapper, finalize_names
