@@ -9,6 +9,7 @@ server replays at the boundary. A frame we cannot decode is shown, not lost.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -186,12 +187,19 @@ class RunPodProvider(Provider):
             self._at_last.add(fingerprint)
 
 
+@functools.lru_cache(maxsize=64)
+def _id_time(prefix: str) -> datetime | None:
+    """The time in an id's `<ts>/` prefix. Second-resolution and shared by
+    every record of that second, so it is parsed once, not per event."""
+    return parse_ts(prefix)
+
+
 def _position(id_: str | None, ts: datetime | None) -> Position | None:
     """A record's order: from a `<ts>/<counter>` or bare-ts id, else its payload time."""
     if id_:
         prefix, sep, counter = id_.rpartition("/")
         if sep and counter.isascii() and counter.isdigit():
-            at = parse_ts(prefix)
+            at = _id_time(prefix)
             if at is not None:
                 return at, int(counter)
         elif not sep:
