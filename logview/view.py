@@ -98,6 +98,24 @@ class ViewSpec:
         return out
 
 
+def _in_time_order(store: LogStore, rows: Sequence[int] | range) -> tuple[Sequence[int], list[float]]:
+    """Row ids still kept, ordered by timestamp (stable: arrival breaks ties), and their times."""
+    first, ts = store.first, store.ts
+    ids: Sequence[int]
+    if isinstance(rows, range) and rows.step == 1:
+        lo, hi = max(rows.start, first) - first, max(rows.start, first, rows.stop) - first
+        ids = range(lo + first, hi + first)
+        stamps = ts[lo:hi].tolist()
+    else:
+        ids = [r for r in rows if r >= first]
+        stamps = [ts[r - first] for r in ids]
+    order = sorted(range(len(ids)), key=stamps.__getitem__)
+    if any(i != j for i, j in zip(order, range(len(order)), strict=True)):
+        ids = [ids[i] for i in order]
+        stamps = [stamps[i] for i in order]
+    return ids, stamps
+
+
 def line_count(message: str, width: int | None) -> int:
     """Screen lines a message takes: one per line, more when wrapped at `width`."""
     if width is None:
@@ -132,18 +150,8 @@ class Layout:
         """A layout for `rows`, computed in bulk (C-level passes where possible)
         so a worker thread can build it for a million rows without the UI
         thread doing per-row work. `width`: wrap at that many columns, or None."""
-        first, ts, msgs = store.first, store.ts, store.message
-        if isinstance(rows, range) and rows.step == 1:
-            lo, hi = max(rows.start, first) - first, max(rows.start, first, rows.stop) - first
-            ids: Sequence[int] = range(lo + first, hi + first)
-            stamps = ts[lo:hi].tolist()
-        else:
-            ids = [r for r in rows if r >= first]
-            stamps = [ts[r - first] for r in ids]
-        order = sorted(range(len(ids)), key=stamps.__getitem__)  # stable: arrival breaks ties
-        if any(i != j for i, j in zip(order, range(len(order)), strict=True)):
-            ids = [ids[i] for i in order]
-            stamps = [stamps[i] for i in order]
+        first, msgs = store.first, store.message
+        ids, stamps = _in_time_order(store, rows)
         texts = [msgs[r - first] for r in ids]
         if width is None:
             heights: Iterable[int] = (m.count("\n", 0, max_chars) + 1 for m in texts)
@@ -153,24 +161,20 @@ class Layout:
             heights = (1 if k else line_count(m[:max_chars], width) for m, k in zip(texts, kinds, strict=True))
             longest = 0
         layout = cls()
-        layout.rows = array("q", ids)
-        layout.ts = array("d", stamps)
-        layout.offsets = array("q", [0])
-        layout.offsets.extend(accumulate(heights))
+        layout._fill(ids, stamps, heights)
         layout.max_width = min(longest, max_chars)
         return layout
 
     def reset(self, store: LogStore, rows: Iterable[int], height: Callable[[int], int]) -> None:
-        first, ts = store.first, store.ts
-        ordered = sorted(rows, key=lambda r: ts[r - first])  # stable: arrival order breaks ties
-        self.rows = array("q", ordered)
-        self.ts = array("d", (ts[r - first] for r in ordered))
-        offs = array("q", [0])
-        total = 0
-        for r in ordered:
-            total += height(r)
-            offs.append(total)
-        self.offsets = offs
+        """Lay out `rows` with a per-row height function (`build` is the bulk form)."""
+        ids, stamps = _in_time_order(store, rows if isinstance(rows, (range, list)) else list(rows))
+        self._fill(ids, stamps, map(height, ids))
+
+    def _fill(self, ids: Sequence[int], stamps: Sequence[float], heights: Iterable[int]) -> None:
+        self.rows = array("q", ids)
+        self.ts = array("d", stamps)
+        self.offsets = array("q", [0])
+        self.offsets.extend(accumulate(heights))
 
     def add(self, store: LogStore, rows: Sequence[int], height: Callable[[int], int]) -> int:
         """Merge new rows in by timestamp; returns the first index that changed."""

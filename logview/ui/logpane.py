@@ -154,21 +154,14 @@ class LogPane(ScrollView, can_focus=True):
             return lambda row: msgs[row - first].count("\n", 0, MAX_DISPLAY) + 1
         return lambda row: 1 if kind[row - first] else line_count(msgs[row - first][:MAX_DISPLAY], width)
 
-    def set_rows(self, rows: Sequence[int]) -> None:
-        """Show exactly these rows (after a filter or view change).
-
-        Builds the layout here, on the calling thread; the app builds it in a
-        worker with `build_layout` and hands it to `set_layout` instead, so
-        the screen never waits for a million rows."""
-        self.set_layout(self.build_layout(rows, self.message_width()))
-
     def build_layout(self, rows: Sequence[int] | range, width: int | None) -> Layout:
         """A layout of `rows` wrapped at `width` (None: not wrapped). Safe in a
         worker thread: it reads the store, not the widget."""
         return Layout.build(self.store, rows, width, MAX_DISPLAY)
 
     def set_layout(self, layout: Layout) -> None:
-        """Show a ready layout (built by `build_layout`)."""
+        """Show a ready layout (built by `build_layout`, usually in a worker
+        thread, so the screen never waits for a million rows)."""
         self._update_origin_width()
         if len(layout) and layout.rows[0] < self.store.first:
             layout.drop_before(self.store.first)
