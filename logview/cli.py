@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logview import __version__
-from logview.config import Settings, config_path, finalize_names, load_settings, parse_source_uri
 from logview.errors import ConfigError
+
+if TYPE_CHECKING:
+    from logview.config import Settings
 
 EPILOG = """\
 sources:
@@ -71,6 +72,8 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, a
 
 def resolve_sources(settings: Settings, args: Sequence[str], demo_specs: Sequence[Any] = ()) -> list[Any]:
     """Configured sources, narrowed to the named ones, plus URIs from the command line."""
+    from logview.config import finalize_names, parse_source_uri  # pydantic: not for `--version`
+
     configured = list(settings.sources) + list(demo_specs)
     by_name = {s.name: s for s in configured}
     chosen: list[Any] = []
@@ -102,6 +105,8 @@ def _start_demo(rate: float, seed: int) -> tuple[Any, list[Any]]:
 
 
 def _load(ns: argparse.Namespace) -> tuple[Settings, list[Any], Any]:
+    from logview.config import config_path, load_settings
+
     settings = load_settings(config_path(ns.config))
     for warning in settings.warnings:
         print(f"logview: warning: {warning}", file=sys.stderr)
@@ -132,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from logview.tail import run_tail
 
             try:
+                import asyncio
+
                 return asyncio.run(run_tail(specs, ns.format))
             finally:
                 if sim is not None:
