@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from logview import __version__
@@ -150,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from logview.ui.app import run_app
 
         try:
-            rc: int = run_app(specs, settings, theme=ns.theme)
+            with _sigterm_as_sigint():
+                rc: int = run_app(specs, settings, theme=ns.theme)
             return rc
         finally:
             if sim is not None:
@@ -160,6 +164,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+@contextlib.contextmanager
+def _sigterm_as_sigint() -> Iterator[None]:
+    """SIGTERM quits the TUI as SIGINT does: through the app's shutdown, which restores the terminal.
+
+    Unhandled, SIGTERM would kill the process with the terminal still in the
+    alternate screen, the cursor hidden and mouse reporting on.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, frame: object) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+    before = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 def _chaos_spec(text: str) -> Any:

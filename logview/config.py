@@ -22,6 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from logview.errors import ConfigError, MissingCredential
 
 
+class KeyringEntry(BaseModel):
+    """Where in the system keyring a secret is: `{ service = "logview", username = "runpod" }`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service: str = Field(min_length=1)
+    username: str = Field(min_length=1)
+
+
 class _Source(BaseModel):
     """Keys every source has."""
 
@@ -35,6 +44,8 @@ class _Source(BaseModel):
     """Environment variable holding the secret; each provider has a default."""
     api_key_command: str = ""
     """A command whose first output line is the secret (e.g. `pass show runpod`)."""
+    api_key_keyring: KeyringEntry | None = None
+    """An entry of the system keyring holding the secret (needs `logview[keyring]`)."""
     insecure: bool = False
     """Skip TLS verification (self-signed self-hosted installs only)."""
 
@@ -396,17 +407,22 @@ def _shown(uri: str) -> str:
 
 
 def resolve_secret(spec: Any) -> str | None:
-    """The source's secret from its environment variable or command.
+    """The source's secret: its environment variable, else its keyring entry, else its command.
 
     Raises MissingCredential naming what to set; the secret itself is never
-    put in any message.
+    put in any message. The keyring and the command may block (an unlock
+    prompt, `pass` asking for a passphrase): callers on an event loop run
+    this in a thread when `slow_secret(spec)` says so.
     """
-    if not spec.needs_key and not spec.api_key_env and not spec.api_key_command:
+    keyring_entry: KeyringEntry | None = getattr(spec, "api_key_keyring", None)
+    if not spec.needs_key and not spec.api_key_env and not spec.api_key_command and keyring_entry is None:
         value = os.environ.get(spec.key_env) if spec.key_env else None
         return value or None
     env = spec.key_env
     if env and os.environ.get(env):
         return os.environ[env].strip()
+    if keyring_entry is not None:
+        return _from_keyring(spec, keyring_entry)
     if spec.api_key_command:
         try:
             res = subprocess.run(
@@ -418,3 +434,30 @@ def resolve_secret(spec: Any) -> str | None:
             raise MissingCredential(f"api_key_command exited {res.returncode} without a key")
         return res.stdout.strip().splitlines()[0]
     raise MissingCredential(f"no API key: set the environment variable {env}")
+
+
+def slow_secret(spec: Any) -> bool:
+    """Whether resolving the secret may block (a key command or the keyring)."""
+    return bool(getattr(spec, "api_key_command", "")) or getattr(spec, "api_key_keyring", None) is not None
+
+
+def _from_keyring(spec: Any, entry: KeyringEntry) -> str:
+    where = f"source {spec.name or spec.derived_name()!r}: api_key_keyring (service {entry.service!r}, username {entry.username!r})"
+    try:
+        import keyring
+        import keyring.errors
+    except ImportError:
+        raise MissingCredential(
+            f"{where} needs the keyring library: pip install 'logview[keyring]'"
+            + (f", or set {spec.key_env}" if spec.key_env else "")
+        ) from None
+    try:
+        value = keyring.get_password(entry.service, entry.username)
+    except keyring.errors.KeyringError as e:
+        # the class name only: a backend's message is not ours to vouch for
+        raise MissingCredential(f"{where}: the keyring could not be read ({type(e).__name__})") from None
+    if not value or not value.strip():
+        raise MissingCredential(
+            f"{where}: no such entry; add it with `keyring set {shlex.quote(entry.service)} {shlex.quote(entry.username)}`"
+        )
+    return value.strip()

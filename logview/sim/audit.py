@@ -19,7 +19,7 @@ from typing import Any, cast
 import httpx
 
 from logview.errors import RetryableError
-from logview.model import Item, LogEvent, SourceStatus
+from logview.model import Item, LogEvent, SourceStatus, State
 from logview.providers import create
 from logview.providers.base import Provider
 from logview.providers.feldera import parse_line
@@ -41,6 +41,9 @@ class Run:
     connections: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     """Retryable errors by class name: how each connection ended."""
+    tally: Counter[str] = field(default_factory=Counter, repr=False)
+    """Events counted per stream so far by `Audit.complete` (it counts only the new ones)."""
+    tallied: int = field(default=0, repr=False)
 
 
 @dataclass(frozen=True)
@@ -49,23 +52,40 @@ class Verdict:
     lost: int
     repeated: int
     in_order: bool
+    """What arrived is in the order it was emitted (skipping what was lost)."""
+    gaps: int = 0
+    """GAP statuses: places where the adapter said lines may be missing."""
+    announced: int = 0
+    """Of `lost`, the records of streams (pods) for which a gap was announced."""
 
     @property
     def exact(self) -> bool:
         return self.lost == 0 and self.repeated == 0 and self.in_order
 
+    @property
+    def silent(self) -> int:
+        """Records lost without a gap marker saying so: always a bug."""
+        return self.lost - self.announced
+
+    @property
+    def honest(self) -> bool:
+        """Nothing repeated, order kept, and any loss announced by a gap."""
+        return self.silent == 0 and self.repeated == 0 and self.in_order
+
 
 def is_garbage(ev: LogEvent) -> bool:
     """An event an adapter made of a frame it could not decode."""
-    return ev.fields.get("logview") == "unparseable" or "parse_error" in ev.fields
+    return ev.fields.get("logview") == "unparseable"
 
 
-async def drive(provider: Provider, done: Callable[[Run], bool], timeout: float) -> Run:
+async def drive(provider: Provider, done: Callable[[Run], bool], timeout: float, run: Run | None = None) -> Run:
     """Call connect() in a loop as the streamer does, reconnecting at once, until `done`.
 
-    Stops when the provider has finished or `timeout` seconds have passed.
+    Stops when the provider has finished or `timeout` seconds have passed
+    (checked per item: a connection that goes silent holds it until the
+    adapter's stall timeout). Pass `run` to watch it fill from another task.
     """
-    run = Run()
+    run = Run() if run is None else run
     deadline = time.monotonic() + timeout
     while not provider.finished and not done(run) and time.monotonic() < deadline:
         run.connections += 1
@@ -122,10 +142,18 @@ class Audit:
         return out
 
     def complete(self, run: Run) -> bool:
-        """Whether as many lines arrived as were emitted (time to stop and judge)."""
-        want = self._want()
-        got = self.delivered(run)
-        return all(len(got.get(k, [])) >= len(v) for k, v in want.items())
+        """Whether as many lines arrived as were emitted (time to stop and judge).
+
+        Called after every item, so it counts only the events new since the
+        last call (`run.tally`): linear in the run, not quadratic.
+        """
+        for ev in run.events[run.tallied :]:
+            run.tally[self.key(ev)[0]] += 1
+        run.tallied = len(run.events)
+        return all(run.tally[k] >= len(v) for k, v in self._want().items())
+
+    def expected_total(self) -> int:
+        return sum(map(len, self._want().values()))
 
     def _want(self) -> dict[str, list[Hashable]]:
         if not hasattr(self, "_expected"):
@@ -134,15 +162,24 @@ class Audit:
 
     def verdict(self, run: Run) -> Verdict:
         want, got = self._want(), self.delivered(run)
-        lost = repeated = delivered = 0
+        gapped = Counter(s.pod or "" for s in run.statuses if s.state is State.GAP)
+        lost = repeated = delivered = announced = 0
         in_order = True
         for stream in want.keys() | got.keys():
             w, g = want.get(stream, []), got.get(stream, [])
-            lost += sum((Counter(w) - Counter(g)).values())
+            missing = sum((Counter(w) - Counter(g)).values())
+            lost += missing
+            announced += missing if gapped[stream] else 0
             repeated += sum((Counter(g) - Counter(w)).values())
             delivered += len(g)
-            in_order = in_order and g == w[: len(g)]
-        return Verdict(delivered, lost, repeated, in_order)
+            in_order = in_order and _subsequence(g, w)
+        return Verdict(delivered, lost, repeated, in_order, sum(gapped.values()), announced)
+
+
+def _subsequence(got: list[Hashable], want: list[Hashable]) -> bool:
+    """Whether `got` is `want` with some items left out, order kept (with nothing lost: equal)."""
+    it = iter(want)
+    return all(any(g == w for w in it) for g in got)
 
 
 class RunPodAudit(Audit):
@@ -190,6 +227,10 @@ class FelderaAudit(Audit):
 
     def key(self, ev: LogEvent) -> tuple[str, Hashable]:
         return "", ev.message
+
+    def delivered(self, run: Run) -> dict[str, list[Hashable]]:
+        """The records, without the server's own "N prior log lines were discarded" notices (shown, not records)."""
+        return {"": [ev.message for ev in run.events if "prior log lines were discarded" not in ev.message]}
 
 
 class ChronoverseAudit(Audit):
