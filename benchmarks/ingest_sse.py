@@ -29,8 +29,11 @@ SINCE = "1970-01-01T00:00:00Z"
 
 async def _logview(info: dict[str, Any], n: int) -> tuple[float, int]:
     from logview.model import LogEvent
+    from logview.providers import provider_class
     from logview.store import LogStore
     from logview.streaming import Streamer
+
+    provider_class("runpod")  # import it now: module loading is start-up, not ingest
 
     specs = specs_from(info, ("runpod",), runpod={"since": SINCE})
     store = LogStore(max_lines=n + 10_000)

@@ -25,8 +25,11 @@ END_LINE = "Logs have ended"
 
 async def _logview(info: dict[str, Any]) -> tuple[float, int]:
     from logview.model import LogEvent
+    from logview.providers import provider_class
     from logview.store import LogStore
     from logview.streaming import Streamer
+
+    provider_class("feldera")  # import it now: module loading is start-up, not ingest
 
     specs = specs_from(info, ("feldera",))
     store = LogStore(max_lines=2 * info["feldera_lines"] + 10_000)

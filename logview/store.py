@@ -22,6 +22,8 @@ LOG = 0
 MARKER = 1
 
 _EMPTY: dict[str, str] = {}
+_NONE = object()
+"""No run yet (None is a real pod / stream: "none")."""
 _LEVELS = {lv.value: lv for lv in Level}
 
 
@@ -100,32 +102,55 @@ class LogStore:
     # --- writing ----------------------------------------------------------
 
     def extend(self, events: Iterable[LogEvent]) -> range:
-        """Append events; returns the ids they got that are still kept."""
+        """Append events; returns the ids they got that are still kept.
+
+        Consecutive events mostly share their source, pod and stream (a
+        provider hands over a chunk at a time), so the interned indexes and
+        the counts are looked up once per run of equal ones, not per event.
+        """
         start = self.end
-        ts_a, lv_a, kd_a, src_a, pod_a, st_a = self.ts, self.level, self.kind, self.source, self.pod, self.stream
+        ts_a, lv_a, src_a, pod_a, st_a = self.ts, self.level, self.source, self.pod, self.stream
         msg_a, seq_a, f_a = self.message, self.seq, self.fields
         counts, pod_counts = self.counts, self.pod_counts
-        last_src: str | None = None
-        last_src_ix = 0
-        for ev in events:
-            if ev.source is not last_src:
-                last_src = ev.source
-                last_src_ix = self.source_index(ev.source, ev.provider)
-            ts_a.append(ev.ts.timestamp())
-            lv_a.append(ev.level.value if ev.level is not None else 0)
-            kd_a.append(LOG)
-            src_a.append(last_src_ix)
-            pod = ev.pod
-            pod_a.append(self._pod_ix[pod] if pod in self._pod_ix else self.pod_index(pod))
-            stream = ev.stream
-            st_a.append(self._stream_ix[stream] if stream in self._stream_ix else self.stream_index(stream))
-            msg_a.append(ev.message)
-            seq_a.append(ev.seq)
-            f_a.append(ev.fields or _EMPTY)
-            counts[ev.source] = counts.get(ev.source, 0) + 1
-            if pod is not None:
-                key = (ev.source, pod)
-                pod_counts[key] = pod_counts.get(key, 0) + 1
+        n0 = len(msg_a)
+        src: str | None = None
+        src_ix = 0
+        pod: str | object | None = _NONE
+        pod_ix = 0
+        stream: str | object | None = _NONE
+        stream_ix = 0
+        run = 0  # events in the current run of one (source, pod)
+        try:
+            for ev in events:
+                if ev.source is not src or ev.pod != pod:
+                    if run:
+                        _count(counts, pod_counts, src, pod, run)
+                        run = 0
+                    if ev.source is not src:
+                        src = ev.source
+                        src_ix = self.source_index(src, ev.provider)
+                    if ev.pod != pod:
+                        pod = ev.pod
+                        pod_ix = self.pod_index(ev.pod)
+                if ev.stream != stream:
+                    stream = ev.stream
+                    stream_ix = self.stream_index(ev.stream)
+                ts_a.append(ev.ts.timestamp())
+                lv_a.append(ev.level or 0)  # a Level is a non-zero int
+                src_a.append(src_ix)
+                pod_a.append(pod_ix)
+                st_a.append(stream_ix)
+                msg_a.append(ev.message)
+                seq_a.append(ev.seq)
+                f_a.append(ev.fields or _EMPTY)
+                run += 1
+        finally:  # the columns stay aligned even if an event is broken
+            if run:
+                _count(counts, pod_counts, src, pod, run)
+            added = len(msg_a) - n0
+            if added:
+                self.kind.extend(bytes(added))  # LOG is 0
+            del ts_a[n0 + added :], lv_a[n0 + added :], src_a[n0 + added :], pod_a[n0 + added :], st_a[n0 + added :]
         self._evict()
         return range(max(start, self.first), self.end)
 
@@ -195,6 +220,14 @@ class LogStore:
         wanted = {self._source_ix[n] for n in names if n in self._source_ix}
         base = self.first
         return [base + i for i, s in enumerate(self.source) if s in wanted]
+
+
+def _count(counts: dict[str, int], pod_counts: dict[tuple[str, str], int], src: str | None, pod: object, n: int) -> None:
+    assert src is not None
+    counts[src] = counts.get(src, 0) + n
+    if isinstance(pod, str):
+        key = (src, pod)
+        pod_counts[key] = pod_counts.get(key, 0) + n
 
 
 def marker_text(status: SourceStatus) -> str | None:

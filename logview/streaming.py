@@ -16,6 +16,7 @@ import functools
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
@@ -77,10 +78,13 @@ class Streamer:
         self._client = client
         self._own_client = client is None
         self._insecure_client: httpx.AsyncClient | None = None
-        self._pending: Batch = []
+        self._queues: dict[str, deque[Item]] = {}
+        """Items received and not yet batched, per source (in arrival order within each)."""
+        self._pending = 0
+        """Items in all the queues."""
+        self._turn = 0
         self._wake = asyncio.Event()
-        self._drained = asyncio.Event()
-        self._drained.set()
+        self._drained: dict[str, asyncio.Event] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.providers: dict[str, Provider] = {}
         self.states: dict[str, SourceStatus] = {}
@@ -109,12 +113,9 @@ class Streamer:
                     except TimeoutError:
                         continue
                 # a batch: wait out the interval unless it is already full
-                if len(self._pending) < self.batch_size:
+                if self._pending < self.batch_size:
                     await asyncio.sleep(self.batch_interval)
-                batch = self._pending[: self.batch_size]
-                del self._pending[: self.batch_size]
-                if len(self._pending) < self.max_pending:
-                    self._drained.set()
+                batch = self._take(self.batch_size)
                 if batch:
                     yield batch
         finally:
@@ -137,9 +138,12 @@ class Streamer:
 
     def drain(self) -> Batch:
         """Items received but not yet handed out in a batch: a last flush after stopping."""
-        batch, self._pending = self._pending, []
-        self._drained.set()
-        return batch
+        return self._take(self._pending)
+
+    def queued(self, name: str) -> int:
+        """Items of one source received but not yet handed out in a batch."""
+        q = self._queues.get(name)
+        return len(q) if q else 0
 
     async def close(self) -> None:
         if self._closed:
@@ -159,15 +163,65 @@ class Streamer:
     def _running(self) -> bool:
         return any(not t.done() for t in self._tasks.values())
 
-    async def _push(self, item: Item) -> None:
-        self._pending.append(item)
-        n = len(self._pending)
-        if n == 1 or n >= self.batch_size:
+    def _take(self, size: int) -> Batch:
+        """Up to `size` items, shared fairly among the sources that have any.
+
+        Each source with items waiting gets an equal share of the batch (what
+        a source does not need goes to the others), in round-robin order, so
+        a quiet source's lines come out in the next batch even while another
+        floods. A source's own items keep their order.
+        """
+        batch: Batch = []
+        room = min(size, self._pending)
+        active = [(name, q) for name, q in self._queues.items() if q]
+        if len(active) > 1:  # who goes first rotates, so a full batch favours no source
+            self._turn = k = (self._turn + 1) % len(active)
+            active = active[k:] + active[:k]
+        while room > 0 and active:
+            share = max(1, room // len(active))
+            still: list[tuple[str, deque[Item]]] = []
+            for name, q in active:
+                n = min(share, len(q), room)
+                if n == len(q):
+                    batch.extend(q)
+                    q.clear()
+                else:
+                    batch.extend(q.popleft() for _ in range(n))
+                    still.append((name, q))
+                room -= n
+                self._released(name, q)
+                if room == 0:
+                    break
+            active = still
+        self._pending -= len(batch)
+        return batch
+
+    def _released(self, name: str, q: deque[Item]) -> None:
+        if len(q) < self.max_pending:
+            ev = self._drained.get(name)
+            if ev is not None:
+                ev.set()
+
+    async def _push_many(self, name: str, items: list[Item]) -> None:
+        """Queue a source's items; hold the source while too many of its own wait (backpressure)."""
+        q = self._queues.get(name)
+        if q is None:
+            q = self._queues[name] = deque()
+        before = self._pending
+        q.extend(items)
+        self._pending = n = before + len(items)
+        if before == 0 or n >= self.batch_size:
             self._wake.set()
-        if n >= self.max_pending:
-            # the consumer is behind: hold this source until it catches up
-            self._drained.clear()
-            await self._drained.wait()
+        if len(q) >= self.max_pending:
+            # the consumer is behind on this source: hold it (only it) until it catches up
+            ev = self._drained.get(name)
+            if ev is None:
+                ev = self._drained[name] = asyncio.Event()
+            ev.clear()
+            await ev.wait()
+
+    async def _push(self, item: Item, name: str | None = None) -> None:
+        await self._push_many(name if name is not None else item.source, [item])
 
     async def _status(self, status: SourceStatus) -> None:
         if status.pod is None and status.state is not State.INFO and status.state is not State.GAP:
@@ -213,9 +267,9 @@ class Streamer:
             provider.on_connected = live
             hint: float | None = None
             try:
-                async for item in provider.connect():
+                async for items in provider.connect_batches():
                     live()  # adapters that never call connected()
-                    await self._push(item)
+                    await self._push_many(name, items)
                 if provider.finished:
                     await self._status(SourceStatus(name, State.ENDED, "the stream has ended"))
                     return
@@ -249,7 +303,11 @@ class Streamer:
             gone = time.monotonic() - down_since
             status = SourceStatus(name, State.LIVE, f"reconnected after {gone:.1f}s, resumed", attempt=attempt)
         self.states[name] = status
-        self._pending.append(status)
+        q = self._queues.get(name)
+        if q is None:
+            q = self._queues[name] = deque()
+        q.append(status)
+        self._pending += 1
         self._wake.set()
 
 

@@ -162,6 +162,22 @@ def detect_level(text: str) -> Level | None:
     wins over capitals later in the line.
     """
     head = text[:200]
+    if (
+        head.islower()
+        and ":" not in head
+        and "[" not in head
+        and "<" not in head
+        and "lev" not in head
+        and "lvl" not in head
+        and "sever" not in head
+        and "@l" not in head
+    ):
+        # Every form `_detect` reads needs a capital, a colon, a bracket or a level key.
+        return None
+    return _detect(text, head)
+
+
+def _detect(text: str, head: str) -> Level | None:
     if "\x1b" in head:
         head = _SGR_RE.sub("", text[:400])[:200]
     m = _GO_KLOG_RE.match(head)
@@ -242,6 +258,9 @@ def _zone(z: str | None) -> timezone:
     return timezone(timedelta(minutes=-minutes if z[0] == "-" else minutes))
 
 
+_fromiso = datetime.fromisoformat
+
+
 def parse_ts(value: str | None) -> datetime | None:
     """An aware UTC datetime from any RFC 3339 / ISO 8601 form the APIs use.
 
@@ -252,6 +271,21 @@ def parse_ts(value: str | None) -> datetime | None:
     """
     if not value or not isinstance(value, str) or len(value) > 64:
         return None
+    if (
+        len(value) > 20
+        and value[-1] == "Z"
+        and value[19] == "."
+        and value[10] == "T"
+        and value[4] == value[7] == "-"
+        and value[13] == value[16] == ":"
+    ):
+        # The common `YYYY-MM-DDTHH:MM:SS.fffZ`, in C; what it refuses (a leap second) goes the long way.
+        frac = value[20:-1]
+        if frac.isdigit() and frac.isascii():
+            try:
+                return _fromiso(value)
+            except ValueError:
+                pass
     m = _TS_RE.fullmatch(value.strip())
     return _from_match(m) if m else None
 

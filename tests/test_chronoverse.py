@@ -18,7 +18,7 @@ import pytest
 
 from logview.config import ChronoverseSource
 from logview.errors import AuthError, NotFoundError, RetryableError, StreamCut
-from logview.model import Item, LogEvent, SourceStatus, State
+from logview.model import Item, Level, LogEvent, SourceStatus, State
 from logview.providers import chronoverse as cv_provider
 from logview.providers.chronoverse import ChronoverseProvider
 from logview.sim.chronoverse import (
@@ -272,10 +272,18 @@ async def test_history_unavailable_gives_a_gap_and_live_lines_go_on(sim: Simulat
 
 async def test_malformed_log_event_is_shown_as_unparseable(sim: Simulator, client: httpx.AsyncClient) -> None:
     sim.chronoverse.malformed = True
-    run = await follow(make(sim, client), until=80)
+    run = Run()
+    # One connection: the broken frame follows the history backfill, however long that has grown by then.
+    async with asyncio.timeout(10), aclosing(make(sim, client).connect()) as items:
+        async for item in items:
+            run.add(item)
+            if any(e.seq is None for e in run.events) and len(run.events) >= 80:
+                break
     bad = [e for e in run.events if e.seq is None]
-    assert len(bad) == 1 and bad[0].message == f"unparseable log event: {BROKEN_LOG}"
-    assert [e.seq for e in run.events if e.seq is not None] == list(range(79))
+    assert len(bad) == 1 and bad[0].message == BROKEN_LOG
+    assert bad[0].fields["logview"] == "unparseable" and bad[0].fields["why"] and bad[0].level is Level.WARN
+    good = [e.seq for e in run.events if e.seq is not None]
+    assert good == list(range(len(good)))
 
 
 async def test_lines_the_live_stream_lost_are_filled_from_history_at_end(

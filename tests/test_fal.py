@@ -190,7 +190,8 @@ async def test_unparseable_json_is_shown_sanitized_not_dropped(sim: Simulator, c
     sim.fal.malformed_next = True
     conns = await read(provider(sim, client), 11)
     bad, *rest = events(conns)
-    assert bad.fields == {"logview": "unparseable"}
+    assert bad.fields["logview"] == "unparseable" and bad.fields["why"].startswith("not JSON")
+    assert bad.level is Level.WARN
     assert bad.message.startswith('{"timestamp": "2025-09-19T12:16:10", "message": "half')
     assert "\x1b" not in bad.message and "\x07" not in bad.message and "␛" in bad.message
     assert [got(e) for e in rest] == [expected(r) for r in records(sim, 10)]  # the empty frame made nothing

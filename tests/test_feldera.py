@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logview.config import FelderaSource
 from logview.errors import AuthError, NotFoundError, RetryableError, ServerError
@@ -218,6 +220,22 @@ def test_splitter_cuts_an_overlong_line_the_same_way_however_it_is_chunked() -> 
     pieces = LineSplitter(limit=10)
     bytewise = [out for i in range(len(line)) for out in pieces.feed(line[i : i + 1])]
     assert whole == bytewise == ["x" * 10 + " … [line cut: 15 more bytes]", "ok"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"a", b"\xc3\xa9", b"\xc3", b"\xff", b"\n", b"\r\n", b"xyz" * 5]), max_size=30).map(b"".join),
+    st.lists(st.integers(0, 200), max_size=6),
+    st.sampled_from([4, 10, 1 << 20]),
+)
+def test_splitter_gives_the_same_lines_however_the_bytes_are_chunked(data: bytes, cuts: list[int], limit: int) -> None:
+    points = [0, *sorted(min(c, len(data)) for c in cuts), len(data)]
+    chunked = LineSplitter(limit=limit)
+    got = [line for a, b in itertools.pairwise(points) for line in chunked.feed(data[a:b])]
+    bytewise = LineSplitter(limit=limit)
+    want = [line for i in range(len(data)) for line in bytewise.feed(data[i : i + 1])]
+    assert got == want
+    assert chunked.rest() == bytewise.rest()
 
 
 # --- dedupe (in memory) -------------------------------------------------------------

@@ -6,6 +6,7 @@ compares what the adapter yielded with what the server sent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -17,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logview.config import RunPodSource
-from logview.errors import AuthError, NotFoundError, RateLimited, StreamCut
-from logview.model import Item, LogEvent
+from logview.errors import AuthError, FatalSourceError, NotFoundError, RateLimited, StreamCut
+from logview.model import Item, Level, LogEvent
 from logview.providers.runpod import RunPodProvider
 from logview.sim.runpod import ENDPOINT_ID, TERMINATED, WORKERS, RunPodRecord, RunPodSim
 from logview.sim.server import DEMO_KEYS, Simulator
@@ -189,8 +190,9 @@ async def test_truncated_data_frame_becomes_an_unparseable_event(sim: Simulator,
     rp.malformed = {5}
     events = await one_connection(make(sim, client, since=since_start(rp)), limit=10)
     broken = rp.record(5)
-    assert events[5].fields == {"logview": "unparseable"}
-    assert events[5].level is None
+    assert events[5].fields["logview"] == "unparseable"
+    assert events[5].fields["why"].startswith("not JSON (Unterminated string")
+    assert events[5].level is Level.WARN
     assert events[5].seq == broken.id
     assert events[5].message == broken.payload()[: len(broken.payload()) // 2]
     for i in (*range(5), *range(6, 10)):
@@ -217,11 +219,12 @@ def decode_one(frame: bytes) -> LogEvent:
 )
 def test_wrong_shape_payload_becomes_an_unparseable_event(data: str) -> None:
     event = decode_one(f"id: 2026-06-01T12:05:04Z/000000000042\ndata: {data}\n\n".encode())
-    assert (event.fields, event.level, event.seq) == (
-        {"logview": "unparseable"},
-        None,
+    assert (event.fields["logview"], event.level, event.seq) == (
+        "unparseable",
+        Level.WARN,
         "2026-06-01T12:05:04Z/000000000042",
     )
+    assert event.fields["why"]
     assert event.message == sanitize(data)
     assert "\x1b]" not in event.message
 
@@ -251,7 +254,7 @@ def test_any_data_decodes_without_raising_and_keeps_unparseable_data(data: str) 
     ):
         assert event.message == sanitize(payload["line"])
     else:
-        assert (event.fields, event.message) == ({"logview": "unparseable"}, sanitize(data))
+        assert (event.fields["logview"], event.message) == ("unparseable", sanitize(data))
 
 
 async def test_sim_sends_sse_headers_retry_and_keepalives(sim: Simulator, client: httpx.AsyncClient) -> None:
@@ -281,3 +284,62 @@ async def test_sim_rejects_tail_out_of_range_with_problem_details(sim: Simulator
     body = resp.json()
     assert (body["title"], body["status"]) == ("Bad Request", 400)
     assert body["errors"] == [{"field": "tail", "message": "must be an integer between 0 and 5000"}]
+
+
+# --- redirects ------------------------------------------------------------------------
+
+
+class RedirectServer:
+    """A loopback HTTP server that answers every request with one redirect; keeps what it was sent."""
+
+    def __init__(self, status: int, location: str | None) -> None:
+        self.status, self.location = status, location
+        self.requests: list[bytes] = []
+        self.url = ""
+
+    async def __aenter__(self) -> RedirectServer:
+        self._server = await asyncio.start_server(self._answer, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.requests.append(await reader.readuntil(b"\r\n\r\n"))
+        location = f"Location: {self.location}\r\n" if self.location is not None else ""
+        writer.write(f"HTTP/1.1 {self.status} Moved\r\n{location}Content-Length: 0\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        writer.close()
+
+
+async def redirected(status: int, location: str | None) -> tuple[str, RedirectServer]:
+    async with RedirectServer(status, location) as server, httpx.AsyncClient(follow_redirects=False) as client:
+        spec = RunPodSource(provider="runpod", name="sdxl", base_url=server.url, endpoint_id=ENDPOINT_ID, worker_id=WORKERS[0])
+        with pytest.raises(FatalSourceError) as err:
+            await one_connection(RunPodProvider(spec, client, KEY))
+    return str(err.value), server
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_a_redirect_names_the_host_it_points_to_and_is_not_followed(status: int) -> None:
+    message, server = await redirected(status, "https://other.example:8443/v2/logs?token=s3cr3t-in-query#frag")
+    assert f"the server redirected to other.example:8443 ({status} " in message
+    assert "does not follow redirects" in message and "base_url" in message
+    assert "s3cr3t" not in message and "token" not in message and "/v2/logs" not in message
+    assert len(server.requests) == 1  # nothing was sent to the other host, or again
+
+
+async def test_a_relative_redirect_names_the_same_host() -> None:
+    message, server = await redirected(302, "/moved-here?sig=abcdef")
+    assert "the server redirected to 127.0.0.1:" in message
+    assert "abcdef" not in message and "moved-here" not in message
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("location", [None, ""])
+async def test_a_redirect_without_a_usable_location_still_says_what_to_do(location: str | None) -> None:
+    message, _ = await redirected(302, location)
+    assert "without a usable Location" in message and "base_url" in message

@@ -311,3 +311,41 @@ async def test_aiter_sse_yields_events_from_async_chunks() -> None:
     events = [e async for e in aiter_sse(chunks(), dec)]
     assert [(e.data, e.id) for e in events] == [("a", "1"), ("b", "1")]
     assert dec.last_id == "1"
+
+
+# --- the whole-frame fast path ------------------------------------------------------------
+
+_COMMON = st.tuples(_VALUE, _VALUE).map(lambda iv: f"id: {iv[0]}\ndata: {iv[1]}\n\n")
+"""The frame the decoder reads whole: `id: X`, `data: Y`, blank line."""
+_NEAR = st.sampled_from(
+    [
+        "id: 1\ndata: a\ndata: b\n\n",
+        "id: 1\nevent: x\ndata: a\n\n",
+        "id:1\ndata: a\n\n",
+        "id: 1\ndata:a\n\n",
+        "id: a\x00b\ndata: a\n\n",
+        "data: a\nid: 2\n\n",
+        "event: log\n",
+        "id: 3\n",
+        "retry: 10\n",
+        ": hb\n",
+        "\n",
+        "id: 4\ndata: \n\n",
+        "id: 5\r\ndata: x\r\n\r\n",
+        "id: 6\ndata: x\n",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_COMMON, _COMMON, _NEAR), max_size=12).map("".join), st.data(), st.integers(1, 40))
+def test_whole_frames_decode_as_the_line_by_line_path_does(stream: str, data: st.DataObject, max_line: int) -> None:
+    raw = stream.encode()
+    cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=4))
+    for limit in (None, max_line):
+        chunked = SSEDecoder(max_line=limit) if limit else SSEDecoder()
+        got = [e for c in split_at(raw, cuts) for e in chunked.feed(c)]
+        byte_wise = SSEDecoder(max_line=limit) if limit else SSEDecoder()  # one line at a time: never whole frames
+        want = [e for i in range(len(raw)) for e in byte_wise.feed(raw[i : i + 1])]
+        assert got == want
+        assert (chunked.last_id, chunked.retry) == (byte_wise.last_id, byte_wise.retry)

@@ -10,6 +10,7 @@ import asyncio
 import random
 import shlex
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from logview.model import Item, LogEvent, SourceStatus, State
 from logview.providers.base import Provider
 from logview.sim.chronoverse import RUNNING_JOB_ID, WORKFLOW_ID
 from logview.sim.runpod import ENDPOINT_ID, TERMINATED, WORKERS
-from logview.sim.server import Simulator
+from logview.sim.server import SimParams, Simulator
 from logview.streaming import Backoff, Streamer
 
 RUNPOD_ENV = "LOGVIEW_DEMO_RUNPOD_KEY"
@@ -336,3 +337,55 @@ def test_backoff_takes_the_servers_hint_over_its_own_delay() -> None:
 
 def test_backoff_bounds_an_absurd_hint() -> None:
     assert Backoff(base=1.0, cap=60.0).delay(1, hint=86_400.0) == 300.0
+
+
+# --- fairness ---------------------------------------------------------------------------
+
+
+async def test_a_flooding_source_never_holds_back_a_quiet_one(sim: Simulator) -> None:
+    """One source streams a 20,000-record backlog as fast as it can, the other 20 records/s.
+
+    The quiet source's items are never still waiting when a batch comes out:
+    each lands in the batch right after it arrived, while the flood waits its
+    turn (held back, not dropped). Both arrive complete and in order.
+    """
+    flood_params = SimParams(seed=5, rate=400.0, t0=time.time(), backlog=20_000)
+    quiet_params = SimParams(seed=6, rate=20.0, t0=time.time(), backlog=0)
+    with Simulator(flood_params) as flood_sim, Simulator(quiet_params) as quiet_sim:
+        fr, qr = flood_sim.runpod, quiet_sim.runpod
+        streamer = Streamer(
+            [runpod(flood_sim, "flood", since=fr.record(0).ts), runpod(quiet_sim, "quiet", tail=0)],
+            batch_size=50,
+            batch_interval=0.0,
+            max_pending=500,
+            backoff=fast(),
+        )
+        result = Run()
+        quiet_waiting: list[int] = []
+        flood_waiting: list[int] = []
+        async with asyncio.timeout(20), aclosing(streamer.batches()) as batches:
+            async for batch in batches:
+                result.batches.append(batch)
+                quiet_waiting.append(streamer.queued("quiet"))
+                flood_waiting.append(streamer.queued("flood"))
+                if len(result.events("quiet")) >= 8:
+                    break
+                await asyncio.sleep(0.002)  # a consumer slower than the flood, as a screen is
+        assert max(len(b) for b in result.batches) <= 50
+        # the flood was backlogged (so the quiet source had to share batches with it) ...
+        assert max(flood_waiting) >= 50
+        # ... and held back by its own limit, not by dropping
+        assert max(flood_waiting) < 500 + 1_000  # a chunk's worth over the limit at most
+        # each quiet item came out in the first batch after it arrived
+        assert quiet_waiting == [0] * len(result.batches)
+        flood_events = result.events("flood")
+        assert [e.seq for e in flood_events] == [fr.record(i).id for i in range(len(flood_events))]
+        quiet_events = result.events("quiet")
+        first = next(i for i in range(10_000) if qr.record(i).id == quiet_events[0].seq)
+        assert [e.seq for e in quiet_events] == [qr.record(first + i).id for i in range(len(quiet_events))]
+        # the quiet lines came out while the flood had a backlog waiting
+        assert sum(
+            1
+            for b, waiting in zip(result.batches, flood_waiting, strict=True)
+            if waiting >= 50 and any(isinstance(i, LogEvent) and i.source == "quiet" for i in b)
+        ) >= 3

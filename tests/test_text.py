@@ -429,3 +429,33 @@ def test_decode_bytes_shows_bad_bytes_as_replacement_characters() -> None:
 @given(st.binary(max_size=200))
 def test_decode_bytes_is_total(data: bytes) -> None:
     assert isinstance(decode_bytes(data), str)
+
+
+_COMMON_TS = st.builds(
+    lambda y, mo, d, h, mi, s, frac: f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}.{frac}Z",
+    st.integers(0, 9999),
+    st.integers(0, 13),
+    st.integers(0, 32),
+    st.integers(0, 25),
+    st.integers(0, 61),
+    st.integers(0, 61),
+    st.text("0123456789", min_size=1, max_size=12),
+)
+
+
+@given(st.one_of(_COMMON_TS, _COMMON_TS.map(lambda v: v.replace(".", ".\u0661", 1)), st.from_regex(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d*Z?", fullmatch=True)))
+def test_parse_ts_fast_path_agrees_with_the_full_parser(value: str) -> None:
+    from logview.text import _TS_RE, _from_match
+
+    m = _TS_RE.fullmatch(value.strip())
+    assert parse_ts(value) == (_from_match(m) if m else None)
+
+
+_LOWER = st.text(st.characters(exclude_categories=["Cs", "Lu", "Lt"]), max_size=80)
+
+
+@given(st.one_of(_LOWER, st.text(max_size=80), _LOWER.map(lambda t: "level " + t)))
+def test_detect_level_shortcut_never_changes_the_answer(text: str) -> None:
+    from logview.text import _detect
+
+    assert detect_level(text) == _detect(text, text[:200])

@@ -82,6 +82,20 @@ class Provider(ABC):
     def connect(self) -> AsyncIterator[Item]:
         """Open one connection and yield what it carries (see the class docstring)."""
 
+    async def connect_batches(self) -> AsyncIterator[list[Item]]:
+        """`connect()` a list at a time: what the streamer reads.
+
+        Adapters that decode a whole network chunk at once override this (and
+        make `connect()` `flatten(self.connect_batches())`), so a chunk of a
+        thousand lines costs one hand-over, not a thousand. Same items, same order.
+        """
+        items = self.connect()
+        try:
+            async for item in items:
+                yield [item]
+        finally:
+            await _aclose(items)
+
     # --- helpers for adapters -------------------------------------------------
 
     def event(
@@ -94,8 +108,11 @@ class Provider(ABC):
         stream: str | None = None,
         seq: int | str | None = None,
         fields: dict[str, str] | None = None,
+        now: datetime | None = None,
     ) -> LogEvent:
-        now = utcnow()
+        """A LogEvent of this source; `now` (the receive time) may be shared by a chunk's events."""
+        if now is None:
+            now = utcnow()
         return LogEvent(
             source=self.name,
             provider=self.kind,
@@ -107,6 +124,33 @@ class Provider(ABC):
             seq=seq,
             fields=fields if fields is not None else {},
             received=now,
+        )
+
+    def unparseable(
+        self,
+        raw: str,
+        why: str,
+        *,
+        pod: str | None = None,
+        seq: int | str | None = None,
+        ts: datetime | None = None,
+        now: datetime | None = None,
+    ) -> LogEvent:
+        """Input the adapter could not decode, as a visible WARN event: never dropped.
+
+        The message is the raw text (made safe to print); `fields` say so the
+        same way for every provider: `{"logview": "unparseable", "why": ...}`.
+        """
+        from logview.text import sanitize
+
+        return self.event(
+            sanitize(raw),
+            ts,
+            level=Level.WARN,
+            pod=pod,
+            seq=seq,
+            fields={"logview": "unparseable", "why": sanitize(why)[:200]},
+            now=now,
         )
 
     def status(self, state: State, message: str = "", **kw: Any) -> SourceStatus:
@@ -195,12 +239,49 @@ class Provider(ABC):
             return AuthError(f"key not allowed here ({said}); {self.key_hint()}")
         if status == 404:
             return NotFoundError(f"not found ({said}); {self.not_found_hint()}")
+        if 300 <= status < 400:
+            return FatalSourceError(_redirect_message(status, reason, self.url(""), headers.get("location")))
         if status == 429:
             ra = _retry_after(headers.get("retry-after"))
             return RateLimited(f"rate limited ({said})", retry_after=ra)
         if status >= 500 or status == 408:
             return ServerError(f"server error ({said})", retry_after=_retry_after(headers.get("retry-after")))
         return FatalSourceError(f"request refused ({said})")
+
+
+async def flatten(batches: AsyncIterator[list[Item]]) -> AsyncIterator[Item]:
+    """The items of `connect_batches()` one by one (an adapter's `connect()`)."""
+    try:
+        async for batch in batches:
+            for item in batch:
+                yield item
+    finally:
+        await _aclose(batches)
+
+
+async def _aclose(it: AsyncIterator[Any]) -> None:
+    """Close an async generator now (its `async with` blocks exit), not whenever it is collected."""
+    aclose = getattr(it, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def _redirect_message(status: int, reason: str, base: str, location: str | None) -> str:
+    """Where a 3xx points, by host only: a Location's path and query may carry tokens."""
+    from logview.text import sanitize
+
+    target: str | None = None
+    if location:
+        try:
+            url = httpx.URL(base).join(location.strip())
+            target = url.host + (f":{url.port}" if url.port is not None else "")
+        except (httpx.InvalidURL, ValueError, TypeError):
+            target = None
+    if target:
+        where = f"the server redirected to {sanitize(target)[:200]} ({status} {reason})"
+    else:
+        where = f"the server answered with a redirect ({status} {reason}) without a usable Location"
+    return f"{where}; logview does not follow redirects (the key is never sent elsewhere): set base_url to the final address"
 
 
 def _plain(e: Exception) -> str:
@@ -261,4 +342,4 @@ def _retry_after(value: str | None) -> float | None:
         return max(0.0, min((when - utcnow()).total_seconds(), 3600.0))
 
 
-__all__ = ["ERROR_BODY_LIMIT", "Provider"]
+__all__ = ["ERROR_BODY_LIMIT", "Provider", "flatten"]

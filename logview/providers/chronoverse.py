@@ -27,7 +27,7 @@ from urllib.parse import quote
 import httpx
 
 from logview.errors import ServerError, SourceError, StreamCut
-from logview.model import Item, Level, LogEvent, State, utcnow
+from logview.model import Item, LogEvent, State, utcnow
 from logview.providers.base import Provider
 from logview.sse import SSEDecoder, SSEvent
 from logview.text import detect_level, parse_ts, sanitize
@@ -291,7 +291,7 @@ class ChronoverseProvider(Provider):
         return seq, ev
 
     def _unparseable(self, data: str, why: str) -> LogEvent:
-        return self.event(f"unparseable log event: {sanitize(data)}", level=Level.WARN, fields={"parse_error": why})
+        return self.unparseable(data, why)
 
     # --- dedupe state -------------------------------------------------------------
 

@@ -114,10 +114,12 @@ class FalProvider(Provider):
         """The event for one frame, or None when a resumed connection repeats it."""
         try:
             doc = json.loads(data)
-        except (ValueError, RecursionError):
-            doc = None
-        if not isinstance(doc, dict) or not isinstance(doc.get("message"), str):
-            return self.event(sanitize(data), fields={"logview": "unparseable"})
+        except (ValueError, RecursionError) as e:
+            return self.unparseable(data, f"not JSON ({_why(e)})")
+        if not isinstance(doc, dict):
+            return self.unparseable(data, f"a JSON {type(doc).__name__}, not an object")
+        if not isinstance(doc.get("message"), str):
+            return self.unparseable(data, "no string `message`")
         raw_level = str(doc.get("level") or "")
         message = sanitize(doc["message"])
         labels = doc.get("labels")
@@ -162,6 +164,12 @@ class FalProvider(Provider):
 
 def _fingerprint(level: str, message: str, fields: dict[str, str]) -> Fingerprint:
     return (level, message, *(f"{k}={v}" for k, v in sorted(fields.items())))
+
+
+def _why(e: Exception) -> str:
+    if isinstance(e, json.JSONDecodeError):
+        return f"{e.msg}, character {e.pos}"
+    return "nested too deeply" if isinstance(e, RecursionError) else type(e).__name__
 
 
 __all__ = ["FalProvider"]

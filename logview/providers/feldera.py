@@ -20,7 +20,7 @@ import enum
 import json
 import re
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,8 +30,8 @@ from urllib.parse import quote
 import httpx
 
 from logview.errors import ServerError
-from logview.model import Item, Level, LogEvent, State
-from logview.providers.base import Provider, _read_limited
+from logview.model import Item, Level, LogEvent, State, utcnow
+from logview.providers.base import Provider, _read_limited, flatten
 from logview.text import decode_bytes, detect_level, parse_level, parse_ts, sanitize, split_leading_ts
 
 END_LINE = "Logs have ended"
@@ -67,8 +67,25 @@ class LineSplitter:
         self._skipped = 0
 
     def feed(self, data: bytes) -> list[str]:
-        parts = data.split(b"\n")
         out: list[str] = []
+        if self._buf or self._skipped:  # first, the line the last chunk left unfinished
+            first = data.find(b"\n")
+            if first < 0:
+                self._take(data)
+                return out
+            self._take(data[:first])
+            out.append(self._emit())
+            data = data[first + 1 :]
+        end = data.rfind(b"\n")
+        if end < 0:
+            self._take(data)
+            return out
+        if end <= self._limit:
+            # No line can be too long: decode once, split once (a bad byte never spans an LF).
+            out += data[:end].decode("utf-8", errors="replace").split("\n")
+            self._take(data[end + 1 :])
+            return out
+        parts = data.split(b"\n")
         for part in parts[:-1]:
             if not self._buf and not self._skipped and len(part) <= self._limit:
                 out.append(decode_bytes(part))
@@ -97,7 +114,7 @@ class LineSplitter:
         return text
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParsedLine:
     message: str
     pod: str | None
@@ -132,12 +149,40 @@ _KV_TAIL_RE = re.compile(r'(?: pipeline-(?:id|name)="(?:[^"\\]|\\.)*")+$')
 _KV_RE = re.compile(r'(pipeline-(?:id|name))="((?:[^"\\]|\\.)*)"')
 
 
+_LINE_RE = re.compile(r"\[(?P<pod>[^\]\s\x1b]{1,200})\] " + _HEAD_RE.pattern)
+"""The common line in one match: a `[pod] ` prefix and the `tracing` head."""
+_TRACING_LEVELS = {"TRACE": Level.TRACE, "DEBUG": Level.DEBUG, "INFO": Level.INFO, "WARN": Level.WARN, "ERROR": Level.ERROR}
+_PODS: dict[str, str] = {}
+"""Pod names as shown (sanitized), one string per name."""
+
+
+def _pod_name(raw: str) -> str:
+    pod = _PODS.get(raw)
+    if pod is None:
+        if len(_PODS) >= 1024:
+            _PODS.clear()
+        pod = _PODS[raw] = sanitize(raw)
+    return pod
+
+
 def parse_line(raw: str) -> ParsedLine:
     """One wire line: `[pod]` prefix, `tracing` head (ts, level, target) or JSON, message.
 
     Colours inside the message stay; those around the head are dropped with it.
     """
     text = raw[:-1] if raw.endswith("\r") else raw
+    f = _LINE_RE.match(text)
+    if f is not None and not text[1].isdigit():
+        # the same as the general path below takes for such a line, in one regex match
+        name, stamp, level, target = f.group("pod", "ts", "level", "target")
+        message = text[f.end() :]
+        fields = {"target": target} if target else {}
+        if "pipeline-" in message:
+            kv = _KV_TAIL_RE.search(message)
+            if kv:
+                fields.update((k, sanitize(v)) for k, v in _KV_RE.findall(kv.group(0)))
+                message = message[: kv.start()]
+        return ParsedLine(sanitize(message), _pod_name(name), parse_ts(stamp), _TRACING_LEVELS[level], fields)
     pod: str | None = None
     m = _PREFIX_RE.match(text)
     if m and not (m.group(1)[:1].isdigit() and parse_ts(m.group(1))):
@@ -151,7 +196,7 @@ def parse_line(raw: str) -> ParsedLine:
     if h:
         message = text[h.end() :]
         fields = {"target": h.group("target")} if h.group("target") else {}
-        kv = _KV_TAIL_RE.search(message)
+        kv = _KV_TAIL_RE.search(message) if "pipeline-" in message else None
         if kv:  # the runner's own lines end with the pipeline's identity
             fields.update((k, sanitize(v)) for k, v in _KV_RE.findall(kv.group(0)))
             message = message[: kv.start()]
@@ -159,7 +204,7 @@ def parse_line(raw: str) -> ParsedLine:
             sanitize(message),
             pod,
             parse_ts(h.group("ts")),
-            parse_level(h.group("level")),
+            _TRACING_LEVELS[h.group("level")],
             fields,
             continues=pod is None,
         )
@@ -307,6 +352,15 @@ class ReplayDedupe:
             return self._open(line)
         return self._step(line)
 
+    def feed_all(self, lines: list[str]) -> list[Out]:
+        """`feed` for each line; once a connection has reached new lines, all at once."""
+        out: list[Out] = []
+        for i, line in enumerate(lines):
+            if self._mode is _Mode.PASS and not self._first:
+                return out + self._deliver(lines[i:])
+            out += self.feed(line)
+        return out
+
     def quiet(self) -> list[Out]:
         """The server paused (or ended): its replay is complete."""
         return self._decide() if self._mode is _Mode.SEARCH else []
@@ -348,14 +402,11 @@ class ReplayDedupe:
             out += self._step(first)
         return out
 
-    def _deliver(self, lines: Iterable[str]) -> list[Out]:
-        out: list[Out] = []
-        for line in lines:
-            self._recent.append(hash(line))
-            if self._next is not None:
-                self._next += 1
-            out.append(line)
-        return out
+    def _deliver(self, lines: list[str]) -> list[Out]:
+        self._recent.extend(map(hash, lines))
+        if self._next is not None:
+            self._next += len(lines)
+        return list(lines)
 
     def _verify(self, line: str) -> list[Out]:
         if hash(line) == self._snap[self._vpos]:
@@ -464,7 +515,10 @@ class FelderaProvider(Provider):
     def not_found_hint(self) -> str:
         return f"check that Feldera has a pipeline named '{self.spec.pipeline}'"
 
-    async def connect(self) -> AsyncIterator[Item]:
+    def connect(self) -> AsyncIterator[Item]:
+        return flatten(self.connect_batches())
+
+    async def connect_batches(self) -> AsyncIterator[list[Item]]:
         path = f"/v0/pipelines/{quote(self.spec.pipeline, safe='')}/logs"
         async with self.open("GET", path) as resp:
             ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -483,27 +537,28 @@ class FelderaProvider(Provider):
                         outs = self.dedupe.quiet()
                     else:
                         outs, ended = self._feed(splitter.feed(chunk))
-                    for item in self._items(outs):
-                        yield item
+                    items = self._items(outs)
+                    if items:
+                        yield items
                     if ended:
                         break
             ended = ended or splitter.rest().rstrip("\r") == END_LINE
             if ended:
-                for item in self._items(self.dedupe.quiet()):
-                    yield item
-                yield self.status(
-                    State.INFO,
-                    "Feldera ended the log stream: the pipeline was stopped or deleted, or its runner restarted",
+                items = self._items(self.dedupe.quiet())
+                items.append(
+                    self.status(
+                        State.INFO,
+                        "Feldera ended the log stream: the pipeline was stopped or deleted, or its runner restarted",
+                    )
                 )
                 self.finished = True
+                yield items
 
     def _feed(self, lines: list[str]) -> tuple[list[Out], bool]:
-        outs: list[Out] = []
-        for raw in lines:
-            if raw.rstrip("\r") == END_LINE:
-                return outs, True
-            outs += self.dedupe.feed(raw)
-        return outs, False
+        end = _index(lines, END_LINE, END_LINE + "\r")
+        if end is not None:
+            return self.dedupe.feed_all(lines[:end]), True
+        return self.dedupe.feed_all(lines), False
 
     async def _chunks(self, resp: httpx.Response) -> AsyncGenerator[bytes | None, None]:
         """The body's chunks, and None after QUIET seconds of silence while the dedupe is deciding."""
@@ -532,27 +587,46 @@ class FelderaProvider(Provider):
 
     def _items(self, outs: list[Out]) -> list[Item]:
         items: list[Item] = []
+        now = utcnow()
+        name, kind = self.name, self.kind
         for out in outs:
-            if isinstance(out, Gap):
-                self._gap = out
-            elif isinstance(out, Notice):
-                items.append(self._event(parse_line(out.text), keep_context=False))
-            else:
+            if type(out) is str:
+                # _event(parse_line(out), keep_context=True), inlined: this runs once per line
+                p = parse_line(out)
                 before = self._ts
-                ev = self._event(parse_line(out), keep_context=True)
+                pod = p.pod if p.pod is not None or not p.continues else self._pod
+                self._seq += 1
+                ev = LogEvent(name, kind, p.message, p.ts or before or now, p.level, pod, None, self._seq, p.fields, now)
+                self._ts, self._pod = ev.ts, pod
                 if self._gap is not None:
                     items.append(self.status(State.GAP, self._gap.reason, gap_from=before, gap_to=ev.ts))
                     self._gap = None
                 items.append(ev)
+            elif isinstance(out, Gap):
+                self._gap = out
+            elif isinstance(out, Notice):
+                items.append(self._event(parse_line(out.text), now, keep_context=False))
         return items
 
-    def _event(self, p: ParsedLine, *, keep_context: bool) -> LogEvent:
+    def _event(self, p: ParsedLine, now: datetime, *, keep_context: bool) -> LogEvent:
         pod = p.pod if p.pod is not None or not p.continues else self._pod
         self._seq += 1
-        ev = self.event(p.message, p.ts or self._ts, level=p.level, pod=pod, seq=self._seq, fields=p.fields)
+        ev = LogEvent(self.name, self.kind, p.message, p.ts or self._ts or now, p.level, pod, None, self._seq, p.fields, now)
         if keep_context:
             self._ts, self._pod = ev.ts, pod
         return ev
+
+
+def _index(lines: list[str], *values: str) -> int | None:
+    """Where the first of `values` is in `lines` (searched in C), or None."""
+    found: int | None = None
+    for v in values:
+        try:
+            i = lines.index(v, 0, len(lines) if found is None else found)
+        except ValueError:
+            continue
+        found = i
+    return found
 
 
 async def _next_chunk(it: AsyncIterator[bytes]) -> bytes | None:

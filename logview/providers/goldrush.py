@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from logview.errors import AuthError, RetryableError, ServerError, SourceError
 from logview.model import Item, State, utcnow
-from logview.providers.base import Provider
+from logview.providers.base import Provider, flatten
 from logview.text import detect_level, sanitize, split_leading_ts
 
 TAIL_ERRORS = ("container not found", "unable to upgrade connection", "is waiting to start")
@@ -166,7 +166,10 @@ class GoldRushProvider(Provider):
         self._pipeline: tuple[str, int | None, int | None] | None = None
         self.polls = 0
 
-    async def connect(self) -> AsyncIterator[Item]:
+    def connect(self) -> AsyncIterator[Item]:
+        return flatten(self.connect_batches())
+
+    async def connect_batches(self) -> AsyncIterator[list[Item]]:
         """One polling session: poll forever; an error ends it for the streamer to retry.
 
         The per-pod tails live on `self`, so the next session's first poll
@@ -178,11 +181,12 @@ class GoldRushProvider(Provider):
             if n % self.status_every == 0:
                 changed = await self._poll_status(f"{base}/status/")
                 if changed is not None:
-                    yield self.status(State.INFO, changed)
+                    yield [self.status(State.INFO, changed)]
             data = await self._get(f"{base}/logs/", _LogsData)
             self.polls += 1
-            for item in self._apply(data, utcnow()):
-                yield item
+            items = self._apply(data, utcnow())
+            if items:
+                yield items  # a poll's lines in one hand-over
             n += 1
             await asyncio.sleep(self.spec.poll_interval)
 
@@ -271,7 +275,7 @@ class GoldRushProvider(Provider):
             )
         for line, ts in zip(lines[k:], times, strict=True):
             pod.emitted += 1
-            out.append(self.event(sanitize(line), ts, level=detect_level(line), pod=name, seq=pod.emitted))
+            out.append(self.event(sanitize(line), ts, level=detect_level(line), pod=name, seq=pod.emitted, now=received))
         pod.tail = lines
         pod.last_ts = times[-1]
         return out

@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from logview.model import Item, LogEvent, State
-from logview.providers.base import Provider
+from logview.model import Item, LogEvent, State, utcnow
+from logview.providers.base import Provider, flatten
 from logview.sse import SSEDecoder, SSEvent
 from logview.text import detect_level, parse_ts, sanitize
 
 _SAME_KEY_LIMIT = 10_000
 """Fingerprints kept for records sharing one resume position (bare-ts ids)."""
+
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+"""The C scanner `json.loads` runs, without its Python wrapper (same objects)."""
 
 Position = tuple[datetime, int]
 """Where a record sits in the stream: (time, counter); counter -1 when unknown."""
@@ -47,6 +50,8 @@ class RunPodProvider(Provider):
         self._at_last: set[tuple[str | None, str]] = set()
         """(id, data) of the delivered records at `_last_pos`."""
         self._delivered = False
+        self._boundary = False
+        """At the start of a resumed connection, until the first new record."""
         self._last_seen: datetime | None = None
 
     def not_found_hint(self) -> str:
@@ -104,63 +109,116 @@ class RunPodProvider(Provider):
             params["tail"] = "0"
         return params, headers
 
-    async def connect(self) -> AsyncIterator[Item]:
+    def connect(self) -> AsyncIterator[Item]:
+        return flatten(self.connect_batches())
+
+    async def connect_batches(self) -> AsyncIterator[list[Item]]:
         spec = self.spec
         path = f"/v2/serverless/{quote(spec.endpoint_id, safe='')}/workers/{quote(spec.worker_id, safe='')}/logs"
         params, headers = self._request()
-        boundary = self._delivered
+        self._boundary = self._delivered
         decoder = SSEDecoder()
         async with self.open("GET", path, params=params, headers=headers, expect="text/event-stream") as resp:
-            if boundary and not headers and "since" not in params:
-                yield self.status(
-                    State.GAP,
-                    "the stream gave no resumable id or timestamp: lines sent while disconnected may be missing",
-                    gap_from=self._last_seen,
-                )
+            if self._boundary and not headers and "since" not in params:
+                yield [
+                    self.status(
+                        State.GAP,
+                        "the stream gave no resumable id or timestamp: lines sent while disconnected may be missing",
+                        gap_from=self._last_seen,
+                    )
+                ]
             async for chunk in resp.aiter_bytes():
                 events = decoder.feed(chunk)
                 if decoder.retry is not None:
                     self.retry_hint = decoder.retry / 1000
-                for ev in events:
-                    if not ev.data:
-                        continue  # a heartbeat that became an empty event
-                    item, ts_raw = self.decode(ev)
-                    pos = _position(ev.id, item.ts if ts_raw is not None else None)
-                    fingerprint = (ev.id, ev.data)
-                    if boundary:
-                        if self._replayed(pos, fingerprint):
-                            continue
-                        boundary = False
-                    self._remember(ev.id, ts_raw, pos, fingerprint)
-                    self._last_seen = item.ts
-                    yield item
+                if events:
+                    items = self.decode_frames(events)
+                    if items:
+                        yield items
 
-    def decode(self, ev: SSEvent) -> tuple[LogEvent, str | None]:
+    def decode_frames(self, events: list[SSEvent]) -> list[Item]:
+        """The new records among one chunk's frames, with the cursor moved past them.
+
+        At the start of a resumed connection, frames the server replays from
+        before the cursor are dropped (`_replayed`).
+        """
+        items: list[Item] = []
+        now = utcnow()
+        decode = self.decode
+        at_last = self._at_last
+        last_pos = self._last_pos
+        for ev in events:
+            if not ev.data:
+                continue  # a heartbeat that became an empty event
+            item, ts_raw = decode(ev, now)
+            pos = _position(ev.id, item.ts if ts_raw is not None else None)
+            fingerprint = (ev.id, ev.data)
+            if self._boundary:
+                self._last_pos = last_pos
+                if self._replayed(pos, fingerprint):
+                    continue
+                self._boundary = False
+            # remember it: the cursor, the resume time, the records at the last position
+            if ev.id is not None:
+                self._cursor = ev.id
+            if ts_raw is not None:
+                self._last_ts = ts_raw
+            if pos is not None:
+                if pos != last_pos:
+                    last_pos = pos
+                    at_last = self._at_last = set()
+                if len(at_last) < _SAME_KEY_LIMIT:
+                    at_last.add(fingerprint)
+            items.append(item)
+        self._last_pos = last_pos
+        if items:
+            self._delivered = True
+            last = items[-1]
+            assert isinstance(last, LogEvent)
+            self._last_seen = last.ts
+        return items
+
+    def decode(self, ev: SSEvent, now: datetime | None = None) -> tuple[LogEvent, str | None]:
         """The event for one frame, and its payload `ts` when it parsed.
 
         Never raises: malformed JSON or a wrong shape becomes a visible
         "unparseable" event carrying the raw data.
         """
         worker = self.spec.worker_id
+        data = ev.data
+        payload: Any = None
+        why = ""
         try:
-            payload = json.loads(ev.data)
-        except (ValueError, RecursionError):
+            try:
+                payload, end = _scan(data, 0)
+            except StopIteration:  # leading whitespace, or nothing JSON at all: the full parser says which
+                payload = json.loads(data)
+            else:
+                if end != len(data):
+                    payload = json.loads(data)  # trailing whitespace is fine, anything else raises
+        except (ValueError, RecursionError) as e:
             payload = None
-        if isinstance(payload, dict):
+            why = _json_error(e)
+        if type(payload) is dict:
             line, source, ts_raw = payload.get("line"), payload.get("source"), payload.get("ts")
-            if isinstance(line, str) and isinstance(source, str | None) and isinstance(ts_raw, str | None):
+            if type(line) is str and (source is None or type(source) is str) and (ts_raw is None or type(ts_raw) is str):
                 ts = parse_ts(ts_raw)
-                event = self.event(
+                if now is None:
+                    now = utcnow()
+                event = LogEvent(
+                    self.name,
+                    self.kind,
                     sanitize(line),
-                    ts,
-                    level=detect_level(line),
-                    pod=worker,
-                    stream=sanitize(source) if source is not None else None,
-                    seq=ev.id,
+                    ts or now,
+                    detect_level(line),
+                    worker,
+                    sanitize(source) if source is not None else None,
+                    ev.id,
+                    {},
+                    now,
                 )
                 return event, ts_raw if ts is not None else None
-        event = self.event(sanitize(ev.data), pod=worker, seq=ev.id, fields={"logview": "unparseable"})
-        return event, None
+        return self.unparseable(data, why or _shape_error(payload), pod=worker, seq=ev.id, now=now), None
 
     def _replayed(self, pos: Position | None, fingerprint: tuple[str | None, str]) -> bool:
         """Whether a record at the start of a resumed connection was delivered already."""
@@ -170,21 +228,17 @@ class RunPodProvider(Provider):
             return False
         return pos < self._last_pos
 
-    def _remember(
-        self, id_: str | None, ts_raw: str | None, pos: Position | None, fingerprint: tuple[str | None, str]
-    ) -> None:
-        self._delivered = True
-        if id_ is not None:
-            self._cursor = id_
-        if ts_raw is not None:
-            self._last_ts = ts_raw
-        if pos is None:
-            return
-        if pos != self._last_pos:
-            self._last_pos = pos
-            self._at_last = set()
-        if len(self._at_last) < _SAME_KEY_LIMIT:
-            self._at_last.add(fingerprint)
+
+def _json_error(e: Exception) -> str:
+    if isinstance(e, json.JSONDecodeError):
+        return f"not JSON ({e.msg}, character {e.pos})"
+    return "not JSON (nested too deeply)" if isinstance(e, RecursionError) else "not JSON"
+
+
+def _shape_error(payload: Any) -> str:
+    if not isinstance(payload, dict):
+        return f"a JSON {type(payload).__name__}, not an object"
+    return "no string `line`, or a `source`/`ts` that is not a string"
 
 
 @functools.lru_cache(maxsize=64)
