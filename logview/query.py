@@ -55,18 +55,25 @@ from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
-from itertools import compress, repeat
+from itertools import accumulate, chain, compress, islice, repeat
 from operator import add, contains, ge, not_, sub
 from typing import TypeVar
 
 from logview.model import Level
 from logview.store import MARKER, LogStore
-from logview.text import parse_level, strip_sgr
+from logview.text import _SGR_RE, parse_level, strip_sgr
 
 __all__ = ["CHUNK", "Query", "QueryError", "compile_query"]
 
-CHUNK = 50_000
+CHUNK = 16_384
 """Rows per step of `Query.filter`; `should_stop` is asked between steps."""
+
+SEP = "\x00"
+"""Joins a chunk's messages into one string that text terms search at C speed.
+Stored text never holds it (control characters are made visible on the way
+in); a chunk that does is searched row by row."""
+BLOB_MIN = 256
+"""Fewer candidate rows than this are tested one by one: joining costs more."""
 
 KEYS = ("level", "source", "pod", "stream", "since", "until")
 _KEY_HINTS = {
@@ -114,6 +121,19 @@ class _TextTerm:
     fold: bool
     pattern: re.Pattern[str] | None
     negated: bool
+    blob: re.Pattern[str] | None = None
+    """The regex as it runs over a joined chunk: it can never match `SEP` and
+    its matches never depend on what surrounds them, so a match in the chunk
+    is a match in one row. None: not searched that way."""
+    literal: str = ""
+    """Text every match of the regex contains: a joined chunk is searched for
+    it and only the rows holding it are tried with the regex."""
+
+    @property
+    def blob_ok(self) -> bool:
+        if self.pattern is None:
+            return SEP not in self.needle
+        return self.blob is not None or bool(self.literal)
 
     def test(self, plain: str) -> bool:
         hay = plain.lower() if self.fold else plain
@@ -127,6 +147,68 @@ class _TextTerm:
         if self.pattern is not None:
             return map(self.pattern.search, hay)
         return map(contains, hay, repeat(self.needle))
+
+    def blob_rows(self, hay: str, n: int) -> list[int] | None:
+        """Which of the `n` texts joined by `SEP` into `hay` contain a match
+        (indexes, ascending); None when `hay` turns out to hold more separators
+        than `n - 1` (a text contained one). `hay` is lower-cased when `fold` is set.
+
+        A needle (or the regex's required literal) is found with one `split`;
+        each hit's row is the number of separators before it, counted between
+        consecutive hits. The regex is then tried on those rows alone. All of
+        it runs in C-level passes: nothing in Python per row or per hit."""
+        needle = self.literal or (self.needle if self.pattern is None else "")
+        if not needle:
+            return self._blob_search(hay, n)
+        pieces = hay.split(needle)
+        if len(pieces) == 1:
+            return [] if hay.count(SEP) == n - 1 else None
+        at = list(accumulate(map(add, map(len, islice(pieces, len(pieces) - 1)), chain((0,), repeat(len(needle))))))
+        del pieces
+        rows = list(accumulate(map(hay.count, repeat(SEP), chain((0,), at), at)))
+        if rows[-1] + hay.count(SEP, at[-1]) != n - 1:
+            return None
+        by_row = dict(zip(rows, at, strict=True))  # one hit per row is enough
+        if not self.literal or self.pattern is None:
+            return list(by_row)
+        if len(by_row) * 16 > n:  # many candidates: cheaper to split every row out
+            texts = hay.split(SEP)
+            cand = list(by_row)
+            return list(compress(cand, map(self.pattern.search, map(texts.__getitem__, cand))))
+        hits = list(by_row.values())
+        starts = map(add, map(hay.rfind, repeat(SEP), repeat(0), hits), repeat(1))
+        ends = list(map(hay.find, repeat(SEP), hits))
+        if ends[-1] < 0:
+            ends[-1] = len(hay)
+        rows_text = map(hay.__getitem__, map(slice, starts, ends))
+        return list(compress(by_row, map(self.pattern.search, rows_text)))
+
+    def _blob_search(self, hay: str, n: int) -> list[int] | None:
+        """`blob_rows` for a blob-safe regex without a required literal: search
+        the joined text, skip to the next row after a hit; when hits turn out
+        dense, split the rest into rows and test those one by one."""
+        assert self.blob is not None
+        out: list[int] = []
+        append = out.append
+        count, find, search = hay.count, hay.find, self.blob.search
+        pos = row = 0
+        while True:
+            if len(out) & 255 == 255 and len(out) * 5 > row:
+                rest = hay[pos:].split(SEP)
+                if len(rest) != n - row:
+                    return None
+                out += compress(range(row, n), map(search, rest))
+                return out
+            m = search(hay, pos)
+            if m is None:
+                return out if row + count(SEP, pos) == n - 1 else None
+            at = m.start()
+            row += count(SEP, pos, at)
+            append(row)
+            pos = find(SEP, at) + 1
+            if not pos:
+                return out if row == n - 1 else None
+            row += 1
 
     def spans(self, plain: str) -> Iterator[tuple[int, int]]:
         hay = plain
@@ -150,6 +232,95 @@ class _TextTerm:
 def _smart_term(needle: str, negated: bool) -> _TextTerm:
     fold = _folds(needle)
     return _TextTerm(needle.lower() if fold else needle, fold, None, negated)
+
+
+_BAD_ESCAPES = frozenset("bBAZWDSxuUN0")
+_PLAIN_GROUPS = ("(?:", "(?P<", "(?P=")
+
+
+def _blob_pattern(body: str, flags: int) -> re.Pattern[str] | None:
+    """`body` rewritten to run over rows joined by `SEP`, or None when it cannot.
+
+    The rewrite keeps only regexes whose matches cannot contain `SEP` and do not
+    depend on the text around them: `.` becomes `[^\\n\\x00]`; anchors, word
+    boundaries, lookarounds, atomic groups, possessive repeats, inline flags,
+    negated classes and escapes that could name `SEP` (`\\W \\D \\S \\x..`)
+    make it None. Conservative by design: None only costs speed.
+    """
+    out: list[str] = []
+    i, n = 0, len(body)
+    in_class = False
+    class_start = 0
+    while i < n:
+        c = body[i]
+        if c == "\\":
+            if i + 1 >= n or body[i + 1] in _BAD_ESCAPES:
+                return None
+            out.append(body[i : i + 2])
+            i += 2
+            continue
+        if c == SEP:
+            return None
+        if in_class:
+            if c == "]" and i > class_start:
+                in_class = False
+            elif c == "[" and body.startswith("[:", i):
+                return None
+            out.append(c)
+            i += 1
+            continue
+        if c == "[":
+            if body.startswith("[^", i):
+                return None
+            in_class = True
+            class_start = i + 1  # a "]" right after "[" is a literal
+        elif c in "^$" or (c == "(" and body.startswith("(?", i) and not body.startswith(_PLAIN_GROUPS, i)):
+            return None  # an anchor, a lookaround, an atomic group, inline flags
+        elif c == "+" and out and out[-1] in ("*", "+", "?", "}"):
+            return None  # possessive
+        elif c == ".":
+            out.append("[^\\n\\x00]")
+            i += 1
+            continue
+        out.append(c)
+        i += 1
+    if in_class:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return re.compile("".join(out), flags)
+    except (re.error, OverflowError, RecursionError, ValueError, MemoryError):
+        return None
+
+
+def _required_literal(body: str) -> str:
+    """The longest text every match of the regex must contain ("" if none known):
+    a run of literal characters in the pattern's top-level sequence (plain
+    groups included), which is what a match has to spell out in order."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import sre_constants as c
+        import sre_parse
+
+        try:
+            tree = sre_parse.parse(body)
+        except (re.error, OverflowError, RecursionError, ValueError, MemoryError):
+            return ""
+    runs: list[str] = [""]
+
+    def walk(items: sre_parse.SubPattern) -> None:
+        for op, arg in items.data:
+            if op is c.LITERAL and isinstance(arg, int):
+                runs[-1] += chr(arg)
+            elif op is c.SUBPATTERN and isinstance(arg, tuple) and not arg[1] and not arg[2]:
+                walk(arg[3])
+            else:
+                runs.append("")
+
+    walk(tree)
+    best = max(runs, key=len)
+    return best if SEP not in best else ""
 
 
 def _folds(literal: str) -> bool:
@@ -281,7 +452,8 @@ class _Parser:
             raise QueryError(f"invalid regular expression: {e.msg}", pos + 1 + (e.pos or 0)) from None
         except (OverflowError, RecursionError, ValueError, MemoryError) as e:
             raise QueryError(f"invalid regular expression: {e}", pos + 1) from None
-        self._add(_TextTerm(body, fold, pattern, negated))
+        literal = "" if pattern.flags & re.IGNORECASE else _required_literal(body)
+        self._add(_TextTerm(body, fold, pattern, negated, _blob_pattern(body, flags), literal))
 
     def _key(self, m: re.Match[str], start: int, negated: bool) -> int | None:
         """Parse `key:value`; returns the index after it, or None when it is a plain word."""
@@ -548,22 +720,62 @@ class Query:
         return list(map(add, found, repeat(base)))
 
     def _text_filter(self, store: LogStore, idx: range | list[int]) -> range | list[int]:
-        texts = _values(store.message, idx)
-        if "\x1b" in "".join(texts):
-            texts = [strip_sgr(m) if "\x1b" in m else m for m in texts]
+        """The rows of `idx` whose plain text passes every text term.
+
+        The chunk's messages are joined by `SEP` into one string, colours are
+        stripped from it in one pass (a colour sequence never holds `SEP`, so
+        this equals stripping row by row) and terms search it whole; `texts`,
+        the rows one by one, is made only for the terms that need it."""
+        texts: list[str] | None = _values(store.message, idx)
+        assert texts is not None
+        joined = SEP.join(texts)
+        if "\x1b" in joined:
+            joined = _strip_joined(joined)
+            texts = None
+        blob: str | None = joined
+        lowered: str | None = None
         last = len(self._terms) - 1
         for n, term in enumerate(self._terms):
-            hits: Iterable[object] = term.hits(texts)
-            if term.negated:
-                hits = map(not_, hits)
-            keep = list(compress(range(len(idx)), hits))
-            if len(keep) == len(idx):
+            size = len(idx)
+            found: list[int] | None = None
+            if blob is not None and size >= BLOB_MIN and term.blob_ok:
+                if term.fold:
+                    if lowered is None:
+                        lowered = blob.lower()
+                    hay = lowered
+                else:
+                    hay = blob
+                found = term.blob_rows(hay, size)
+                if found is None:  # a message holds the separator itself: row by row from here on
+                    blob = lowered = None
+                    texts = [strip_sgr(m) for m in _values(store.message, idx)]
+            if found is not None:
+                if term.negated:
+                    mask = bytearray(b"\x01") * size
+                    for i in found:
+                        mask[i] = 0
+                    keep = list(compress(range(size), mask))
+                else:
+                    keep = found
+            else:
+                if texts is None:
+                    texts, blob, lowered = _split(blob, store, idx)
+                hits: Iterable[object] = term.hits(texts)
+                if term.negated:
+                    hits = map(not_, hits)
+                keep = list(compress(range(size), hits))
+            if len(keep) == size:
                 continue
+            idx_before = idx
             idx = list(map(idx.__getitem__, keep))
             if not idx:
                 break
             if n < last:
+                if texts is None:
+                    texts, blob, lowered = _split(blob, store, idx_before)
                 texts = list(map(texts.__getitem__, keep))
+                blob = SEP.join(texts) if len(texts) >= BLOB_MIN and blob is not None else None
+                lowered = None
         return idx
 
     # --- display ------------------------------------------------------------------
@@ -582,6 +794,24 @@ class Query:
             else:
                 merged.append((a, b))
         return merged
+
+
+def _split(blob: str | None, store: LogStore, idx: range | list[int]) -> tuple[list[str], str | None, None]:
+    """The plain texts of `idx` one by one, from their joined form when it
+    splits back into as many (else a message holds `SEP`: from the store,
+    and the joined form is given up)."""
+    if blob is not None:
+        texts = blob.split(SEP)
+        if len(texts) == len(idx):
+            return texts, blob, None
+    return [strip_sgr(m) for m in _values(store.message, idx)], None, None
+
+
+def _strip_joined(blob: str) -> str:
+    """`strip_sgr` of rows joined by `SEP`, in one pass: a colour sequence
+    (ESC [ digits ; : m) never spans a separator, so this equals stripping
+    each row (the tests compare it with `strip_sgr` row by row)."""
+    return "".join(_SGR_RE.split(blob))
 
 
 def _values(col: _Col, cand: range | list[int]) -> _Col:

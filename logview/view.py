@@ -13,7 +13,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, compress
+from itertools import accumulate, compress, islice, repeat
+from operator import add, le, sub
 
 from logview.model import Level
 from logview.query import Query
@@ -98,21 +99,40 @@ class ViewSpec:
         return out
 
 
-def _in_time_order(store: LogStore, rows: Sequence[int] | range) -> tuple[Sequence[int], list[float]]:
-    """Row ids still kept, ordered by timestamp (stable: arrival breaks ties), and their times."""
+STEP = 16_384
+"""Rows per C-level pass when laying out: between passes a worker thread lets
+go of the GIL, so the UI thread never waits for a whole million rows."""
+
+
+def _ascending(stamps: array[float]) -> bool:
+    """Whether the times never go down, checked a slice at a time."""
+    for a in range(0, len(stamps), STEP):
+        part = stamps[a : a + STEP + 1]
+        if not all(map(le, part, part[1:])):
+            return False
+    return True
+
+
+def _in_time_order(store: LogStore, rows: Sequence[int] | range) -> tuple[Sequence[int], array[float]]:
+    """Row ids still kept, ordered by timestamp (stable: arrival breaks ties), and their times.
+
+    Rows mostly arrive in time order already: that is checked in C-level
+    passes, and only rows out of order pay for a sort."""
     first, ts = store.first, store.ts
     ids: Sequence[int]
     if isinstance(rows, range) and rows.step == 1:
         lo, hi = max(rows.start, first) - first, max(rows.start, first, rows.stop) - first
         ids = range(lo + first, hi + first)
-        stamps = ts[lo:hi].tolist()
+        stamps = ts[lo:hi]
     else:
-        ids = [r for r in rows if r >= first]
-        stamps = [ts[r - first] for r in ids]
-    order = sorted(range(len(ids)), key=stamps.__getitem__)
-    if any(i != j for i, j in zip(order, range(len(order)), strict=True)):
-        ids = [ids[i] for i in order]
-        stamps = [stamps[i] for i in order]
+        ids = [r for r in rows if r >= first] if any(map(first.__gt__, rows)) else list(rows)
+        stamps = array("d")
+        for a in range(0, len(ids), STEP):
+            stamps.extend(map(ts.__getitem__, map(sub, ids[a : a + STEP], repeat(first))))
+    if not _ascending(stamps):
+        order = sorted(range(len(ids)), key=stamps.__getitem__)
+        ids = list(map(ids.__getitem__, order))
+        stamps = array("d", map(stamps.__getitem__, order))
     return ids, stamps
 
 
@@ -150,18 +170,34 @@ class Layout:
         """A layout for `rows`, computed in bulk (C-level passes where possible)
         so a worker thread can build it for a million rows without the UI
         thread doing per-row work. `width`: wrap at that many columns, or None."""
-        first, msgs = store.first, store.message
+        first, msgs, kind = store.first, store.message, store.kind
         ids, stamps = _in_time_order(store, rows)
-        texts = [msgs[r - first] for r in ids]
-        if width is None:
-            heights: Iterable[int] = (m.count("\n", 0, max_chars) + 1 for m in texts)
-            longest = max(map(len, texts), default=0)
-        else:
-            kinds = [store.kind[r - first] for r in ids]
-            heights = (1 if k else line_count(m[:max_chars], width) for m, k in zip(texts, kinds, strict=True))
-            longest = 0
         layout = cls()
-        layout._fill(ids, stamps, heights)
+        layout.ts = stamps
+        offsets = layout.offsets
+        longest = 0
+        for a in range(0, len(ids), STEP):
+            part = ids[a : a + STEP]
+            layout.rows.extend(part)
+            if isinstance(part, range):
+                texts = msgs[part.start - first : part.stop - first]
+            else:
+                texts = list(map(msgs.__getitem__, map(sub, part, repeat(first))))
+            base = offsets[-1]
+            if width is None:
+                breaks = list(map(str.count, texts, repeat("\n"), repeat(0), repeat(max_chars)))
+                if any(breaks):
+                    offsets.extend(islice(accumulate(map(add, breaks, repeat(1)), initial=base), 1, None))
+                else:  # one line each
+                    offsets.extend(range(base + 1, base + len(texts) + 1))
+                longest = max(longest, max(map(len, texts), default=0))
+            else:
+                if isinstance(part, range):
+                    kinds: bytes | bytearray = kind[part.start - first : part.stop - first]
+                else:
+                    kinds = bytes(map(kind.__getitem__, map(sub, part, repeat(first))))
+                heights = (1 if k else line_count(m[:max_chars], width) for m, k in zip(texts, kinds, strict=True))
+                offsets.extend(islice(accumulate(heights, initial=base), 1, None))
         layout.max_width = min(longest, max_chars)
         return layout
 
@@ -172,24 +208,30 @@ class Layout:
 
     def _fill(self, ids: Sequence[int], stamps: Sequence[float], heights: Iterable[int]) -> None:
         self.rows = array("q", ids)
-        self.ts = array("d", stamps)
+        self.ts = array("d", stamps) if not isinstance(stamps, array) else stamps
         self.offsets = array("q", [0])
         self.offsets.extend(accumulate(heights))
 
     def add(self, store: LogStore, rows: Sequence[int], height: Callable[[int], int]) -> int:
-        """Merge new rows in by timestamp; returns the first index that changed."""
+        """Merge new rows in by timestamp; returns the first index that changed.
+
+        New rows in time order after the last one (the usual case while
+        following) are appended in bulk."""
         if not rows:
             return len(self.rows)
         first, ts = store.first, store.ts
+        if isinstance(rows, range) and rows.step == 1:
+            stamps = ts[rows.start - first : rows.stop - first]
+        else:
+            stamps = array("d", map(ts.__getitem__, map(sub, rows, repeat(first))))
+        if all(map(le, stamps, stamps[1:])) and (not self.ts or stamps[0] >= self.ts[-1]):
+            pos = len(self.rows)
+            self.rows.extend(rows)
+            self.ts.extend(stamps)
+            self.offsets.extend(islice(accumulate(map(height, rows), initial=self.offsets[-1]), 1, None))
+            return pos
         new = sorted(rows, key=lambda r: ts[r - first])
         start_ts = ts[new[0] - first]
-        if not self.ts or start_ts >= self.ts[-1]:
-            pos = len(self.rows)
-            for r in new:
-                self.rows.append(r)
-                self.ts.append(ts[r - first])
-                self.offsets.append(self.offsets[-1] + height(r))
-            return pos
         # out of order (a late backfill, clock skew): rebuild from where it lands
         pos = bisect_right(self.ts, start_ts)
         tail_rows = list(self.rows[pos:]) + new
@@ -197,12 +239,9 @@ class Layout:
         del self.rows[pos:]
         del self.ts[pos:]
         del self.offsets[pos + 1 :]
-        total = self.offsets[-1]
-        for r in tail_rows:
-            self.rows.append(r)
-            self.ts.append(ts[r - first])
-            total += height(r)
-            self.offsets.append(total)
+        self.rows.extend(tail_rows)
+        self.ts.extend(map(ts.__getitem__, map(sub, tail_rows, repeat(first))))
+        self.offsets.extend(islice(accumulate(map(height, tail_rows), initial=self.offsets[-1]), 1, None))
         return pos
 
     def drop_before(self, first_row: int) -> int:

@@ -605,3 +605,67 @@ def test_filter_of_given_rows_equals_the_reference(rows: list, text: str, chunk:
     query = compile_query(text, now=NOW)
     expected = sorted({r for r in subset if query.matches_row(store, r)})
     assert query.filter(store, subset, chunk_size=chunk) == expected
+
+
+# --- the joined-chunk search agrees with the row-by-row one -------------------------------
+
+BLOB_PIECES = st.sampled_from([
+    "err", "ERR", "up", "Upload", "a b", "ab", "A", "\x1b[31m", "\x1b[0m", "\x1b[3", "12", "3.5", "\n", " ", "b",
+    "İ", "ı", "Σ", "ΑΣ", "ς", "ß", "ﬃ", "x", "\x00", ".", "m", "[", "\t",
+])
+BLOB_TERMS = st.sampled_from([
+    "err", "ERR", "Upload", "upload", "up", "i̇", "σ", "ς", "ß", "ss", '"a b"', '"b\nu"', "-err", '-"up"', "3.5",
+    "/^up/", "/b$/", r"/\d+\.\d/", r"/\d{2}/", "/Up|err/", "/x?/i", "/x*/", "/a.b/", "/a.*b/", "/e.r/i", "/[a-c]+/",
+    "/[]a]/", r"/\bup/", r"/(?<=a)b/", "/(?=b)/", r"/\W/", "/[^a]b/", r"/(e)r\1/i", "/(?:up)+l/", "/u++p/",
+    "/ς/", "/σ/i", "/Σ/", "-/b$/", "-/a.b/", "-/[a-c]+/", "/m[0-9]/", r"/\x00/", "/(?P<w>e)rr/", "/up(?=l)/",
+    "/(?i:up)l/", "/a b$/", "/^a b/", "-/rr/",
+])
+
+
+def build_texts(messages: list[str]) -> LogStore:
+    store = LogStore()
+    store.extend(ev(m, level=Level.INFO if i % 3 else None) for i, m in enumerate(messages))
+    if messages:
+        marker(store, "api", "a b")
+    return store
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(BLOB_PIECES, max_size=8).map("".join), max_size=60),
+    st.lists(BLOB_TERMS, min_size=1, max_size=3).map(" ".join),
+    st.integers(1, 70),
+)
+def test_joined_search_equals_the_per_row_reference(messages: list[str], text: str, chunk: int) -> None:
+    """Every chunk goes through the joined search (its size floor lowered to one
+    row): non-ASCII whose lower-case changes length, colour codes, multi-line
+    text, separators inside messages, anchors and lookarounds all agree."""
+    from logview import query as query_module
+
+    store = build_texts(messages)
+    query = compile_query(text, now=NOW)
+    expected = [r for r in store.rows() if query.matches_row(store, r)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(query_module, "BLOB_MIN", 1)
+        assert query.filter(store, chunk_size=chunk) == expected
+        half = list(store.rows())[::2]
+        assert query.filter(store, half, chunk_size=chunk) == [r for r in half if query.matches_row(store, r)]
+
+
+def test_joined_search_handles_dense_and_sparse_hits() -> None:
+    """A chunk with hits in most rows switches to row-by-row testing midway; both halves count."""
+    messages = [("upload done" if i % 3 else "idle") + f" {i}" for i in range(5000)]
+    messages[4321] = "UPLOAD\x1b[31m late\x1b[0m"
+    store = build_texts(messages)
+    for text in ("upload", "-upload", "/up.oad/", "/\\d+3$/", "idle", "UPLOAD", "late"):
+        query = compile_query(text, now=NOW)
+        assert query.filter(store) == [r for r in store.rows() if query.matches_row(store, r)], text
+
+
+def test_regexes_that_could_cross_rows_are_tested_row_by_row() -> None:
+    from logview.query import _blob_pattern
+
+    assert _blob_pattern(r"(loaded|finished) in \d+\.\d+s", 0) is not None
+    assert _blob_pattern("a.b", 0) is not None
+    for unsafe in ("^a", "a$", r"\bx", "(?<=a)b", "(?!a)", r"\W", "[^a]", r"\x00", "a++", "(?s)a", "(?>a)"):
+        assert _blob_pattern(unsafe, 0) is None, unsafe

@@ -624,6 +624,7 @@ async def test_live_pods_appear_as_tabs(sim: Simulator, monkeypatch: pytest.Monk
     app = LogviewApp(sim.demo_specs())
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: len(tab_labels(app)) > 4 and app.query_one("#pods").display)
+        app.refresh_chrome()  # pods seen since the last tick get their tab now
         pods = {p for (s, p) in app.store.pod_counts if s in (GOLDRUSH, FAL)}
         labels = set(tab_labels(app))
         assert {pod_label(p) for p in pods} <= labels

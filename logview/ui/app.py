@@ -49,6 +49,8 @@ class LogviewApp(App[int]):
     TITLE = "logview"
 
     BINDINGS = [
+        # a log viewer quits on Ctrl-C like `tail -f` and `kubectl logs -f`, even from the query bar
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
         Binding("slash", "open_query('search')", "Search"),
         Binding("f,backslash", "open_query('filter')", "Filter"),
@@ -107,6 +109,7 @@ class LogviewApp(App[int]):
         self._pod_tab_ids: dict[str, str] = {}
         self._theme_errors: list[str] = []
         self._stream_stop = threading.Event()
+        self._chrome_shown: dict[str, tuple[str, tuple[Any, ...]]] = {}
 
     # --- layout -------------------------------------------------------------
 
@@ -315,8 +318,8 @@ class LogviewApp(App[int]):
                     label += f" ({max(0, int(min(waits) + 0.99))}s)"
             title.append(" · ")
             title.append(label, style=styles[state])
-        self.query_one("#title", Static).update(title)
-        self.query_one("#clock", Static).update(self._clock().strftime("%H:%M:%S"))
+        self._set_chrome_text("#title", title)
+        self._set_chrome_text("#clock", Text(self._clock().strftime("%H:%M:%S")))
 
     def _refresh_status(self) -> None:
         pane = self.pane
@@ -353,8 +356,21 @@ class LogviewApp(App[int]):
             if pane.new_lines:
                 right.append(f"{pane.new_lines:,} new lines ↓ ", style="bold yellow")
             right.append("paused (F follows)", style="yellow")
-        self.query_one("#status-left", Static).update(left)
-        self.query_one("#status-right", Static).update(right)
+        self._set_chrome_text("#status-left", left)
+        self._set_chrome_text("#status-right", right)
+
+    def _set_chrome_text(self, selector: str, text: Text) -> None:
+        """Update a one-line Static only when its text changed, and lay the
+        screen out again only when its width may have: a relayout repaints every
+        widget, which under a flood would happen on every tick."""
+        key = (text.plain, tuple(text.spans))
+        shown = self._chrome_shown.get(selector)
+        if shown == key:
+            return
+        self._chrome_shown[selector] = key
+        fixed = selector in ("#title", "#status-left")  # 1fr wide: the width never depends on the text
+        same_width = shown is not None and len(shown[0]) == len(text.plain) and text.cell_len == len(text.plain)
+        self.query_one(selector, Static).update(text, layout=not (fixed or same_width))
 
     def _shown_sources(self) -> set[str]:
         return {self.focus_source} if self.focus_source else set(self.included)
@@ -620,6 +636,11 @@ def _reattach_stdin(specs: list[Any]) -> None:
 
 
 def run_app(specs: list[Any], settings: Settings, theme: str | None = None) -> int:
+    from logview.providers.local import FileProvider
+
+    # the pane orders rows by time, so a file can show its end first; `logview tail` keeps file order
+    FileProvider.tail_first = True
+    FileProvider.max_lines = settings.max_lines
     _reattach_stdin(specs)
     app = LogviewApp(specs, settings, theme=theme)
     app.run()

@@ -13,13 +13,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from itertools import repeat
+from operator import sub
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -133,6 +135,7 @@ class LogPane(ScrollView, can_focus=True):
         self._origin_width = 12
         self._max_width = 0
         self._now_bucket = 0
+        self._frame_look: tuple[Style, int] | None = None
 
     # --- data in ------------------------------------------------------------
 
@@ -189,11 +192,12 @@ class LogPane(ScrollView, can_focus=True):
                 self._cursor_row = None
         if not self.wrap:
             msgs, first = self.store.message, self.store.first
-            self._max_width = min(MAX_DISPLAY, max(self._max_width, max(len(msgs[r - first]) for r in rows)))
+            longest = max(map(len, map(msgs.__getitem__, map(sub, rows, repeat(first)))))
+            self._max_width = min(MAX_DISPLAY, max(self._max_width, longest))
         pos = self.lines.add(self.store, rows, self._height_of())
         if pos < len(self.lines) - len(rows):
             self._cache.clear()
-        self._resize_virtual()
+        self._resize_virtual(grown=True)
         if self.follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
         else:
@@ -212,9 +216,22 @@ class LogPane(ScrollView, can_focus=True):
         self._origin_width = width
         return changed
 
-    def _resize_virtual(self) -> None:
+    def _resize_virtual(self, grown: bool = False) -> None:
+        """Set the scrollable size. `grown`: rows were only added, so only this
+        pane and its scrollbar change: they are updated in place instead of
+        laying out the whole screen again, which under a flood of lines would
+        repaint every widget many times a second. (Textual's own resize path
+        does the same; a scrollbar that appears still triggers a layout.)"""
         width = self.size.width if self.wrap else self.prefix_width() + self._max_width + 1
-        self.virtual_size = Size(width, self.lines.total_lines)
+        size = Size(width, self.lines.total_lines)
+        if size == self.virtual_size:
+            return
+        if grown and self.is_mounted and self.size.height and self.virtual_size.height:
+            self.set_reactive(LogPane.virtual_size, size)
+            self._scroll_update(size)
+            self.refresh()
+        else:
+            self.virtual_size = size
 
     def rerender(self) -> None:
         """Forget rendered lines (theme, search or time format changed)."""
@@ -376,12 +393,21 @@ class LogPane(ScrollView, can_focus=True):
 
     # --- rendering --------------------------------------------------------------
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Every visible line of a frame: the widget's style and width, which
+        Textual computes by walking the DOM, are looked up once per frame, not
+        once per line."""
+        self._frame_look = (self.rich_style, self.scrollable_content_region.width)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_look = None
+
     def render_line(self, y: int) -> Strip:
         scroll_y = self.scroll_offset.y
         scroll_x = 0 if self.wrap else self.pan
         line = scroll_y + y
-        width = self.scrollable_content_region.width
-        base = self.rich_style
+        base, width = self._frame_look if self._frame_look is not None else (self.rich_style, self.scrollable_content_region.width)
         if line >= self.lines.total_lines or not len(self.lines):
             return Strip.blank(width, base)
         i, sub = self.lines.locate(line)
