@@ -15,12 +15,14 @@ from contextlib import aclosing
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from logview.config import FileSource, StdinSource
 from logview.errors import NotFoundError
 from logview.model import Item, Level, LogEvent, SourceStatus, State
 from logview.providers import local
-from logview.providers.local import MAX_LINE, FileProvider, StdinProvider
+from logview.providers.local import MAX_LINE, FileProvider, LineSplitter, StdinProvider
 
 
 @pytest.fixture(autouse=True)
@@ -280,3 +282,214 @@ async def test_stdin_redirected_from_a_regular_file_is_read(tmp_path: Path) -> N
     finally:
         os.close(fd)
     assert (messages, provider.finished) == (["a", "b"], True)
+
+
+# --- a big file: its end first, then the rest ----------------------------------------
+
+
+def stamp(i: int) -> str:
+    return f"2026-06-01T{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z"
+
+
+def mixed_log(n: int) -> tuple[bytes, list[str]]:
+    """A log with what a time-ordered view must keep in file order: timeless lines
+    (tracebacks, a banner), multi-byte text, CRLF, a line longer than a chunk."""
+    lines = ["banner without a time", "  second banner line"]
+    for i in range(n):
+        if i % 50 == 7:
+            lines += [
+                f"{stamp(i)} ERROR boom {i}",
+                "Traceback (most recent call last):",
+                f'  File "x.py", line {i}',
+                "ValueError: é",
+            ]
+        elif i % 333 == 5:
+            lines.append(f"{stamp(i)} INFO big {'ß' * 3000} end {i}")
+        else:
+            lines.append(f"{stamp(i)} INFO worker-{i % 4} request {i} 日本語 handled")
+    data = "".join(line + ("\r\n" if k % 9 == 4 else "\n") for k, line in enumerate(lines)).encode()
+    return data, lines
+
+
+def shown_order(items: list[Item]) -> list[LogEvent]:
+    """Events as a time-ordered view shows them: by timestamp, then by arrival."""
+    events = [i for i in items if isinstance(i, LogEvent)]
+    return sorted(events, key=lambda e: e.ts)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local, "CHUNK", 4096)
+    monkeypatch.setattr(local, "TAIL_BYTES", 16 * 1024)
+    monkeypatch.setattr(local, "TAIL_LINES", 60)
+    monkeypatch.setattr(local, "TAIL_PAUSE", 0)
+
+
+@pytest.mark.usefixtures("small_chunks")
+async def test_tail_first_shows_the_end_first_and_every_line_once_in_file_order(tmp_path: Path) -> None:
+    data, lines = mixed_log(3000)
+    path = tmp_path / "big.log"
+    path.write_bytes(data)
+    provider = file_provider(path, follow=False)
+    provider.tail_first = True
+    items = await read_all(provider)
+    events = [i for i in items if isinstance(i, LogEvent)]
+    assert events[0].seq > len(lines) - 60  # the end came first ...
+    assert events[-1].seq < events[0].seq  # ... and the start after it
+    assert len(events) == len(lines)
+    shown = shown_order(items)
+    assert [e.message for e in shown] == lines
+    assert [e.seq for e in shown] == list(range(1, len(lines) + 1))
+    states = [i.state for i in items if isinstance(i, SourceStatus)]
+    assert states == [State.BACKFILLING, State.LIVE]
+    # the same events as reading front to back
+    plain = [i for i in await read_all(file_provider(path, follow=False)) if isinstance(i, LogEvent)]
+    assert [(e.seq, e.message, e.ts, e.level) for e in plain] == [(e.seq, e.message, e.ts, e.level) for e in shown]
+
+
+@pytest.mark.usefixtures("small_chunks")
+async def test_tail_first_then_follows_what_is_appended(tmp_path: Path) -> None:
+    data, lines = mixed_log(1000)
+    path = tmp_path / "big.log"
+    path.write_bytes(data + b"2026-06-02T00:00:00Z INFO half")  # a partial last line, completed later
+    provider = file_provider(path)
+    provider.tail_first = True
+    reader = Reader(provider)
+    await reader.wait_for(lambda r: any(isinstance(i, SourceStatus) and i.state is State.LIVE for i in r.items))
+    append(path, b" a line\n2026-06-02T00:00:01Z INFO after\n")
+    await reader.wait_lines(len(lines) + 2)
+    await asyncio.sleep(0.05)
+    await reader.stop()
+    shown = shown_order(reader.items)
+    assert [e.message for e in shown] == [
+        *lines,
+        "2026-06-02T00:00:00Z INFO half a line",
+        "2026-06-02T00:00:01Z INFO after",
+    ]
+    assert [e.seq for e in shown] == list(range(1, len(lines) + 3))
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize(
+    "line",
+    [
+        lambda i: f"no time at all {i}",
+        lambda i: f"2026-06-01T00:00:00Z INFO all in the same second {i}",
+        lambda i: f"{stamp(10_000 - i)} INFO time running backwards {i}",
+    ],
+    ids=["timeless", "one-second", "backwards"],
+)
+async def test_tail_first_reads_in_order_when_the_end_gives_no_safe_start(
+    tmp_path: Path, line: Callable[[int], str]
+) -> None:
+    lines = [line(i) for i in range(2000)]
+    path = tmp_path / "plain.log"
+    path.write_bytes("".join(x + "\n" for x in lines).encode())
+    provider = file_provider(path, follow=False)
+    provider.tail_first = True
+    items = await read_all(provider)
+    assert [i.message for i in items if isinstance(i, LogEvent)] == lines
+    assert not [i for i in items if isinstance(i, SourceStatus)]
+
+
+async def test_a_line_without_a_time_takes_the_time_of_the_line_before(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.write_bytes(
+        b"starting up\n2026-05-28T12:00:01Z ERROR boom\nTraceback (most recent call last):\n  x\n"
+        b"2026-05-28T12:00:02+02:00 INFO later\nmore\n"
+    )
+    events = [i for i in await read_all(file_provider(path, follow=False)) if isinstance(i, LogEvent)]
+    got = [(e.message, e.ts.isoformat()) for e in events]
+    assert got == [
+        ("starting up", "2026-05-28T12:00:01+00:00"),  # before any time: the first one after it
+        ("2026-05-28T12:00:01Z ERROR boom", "2026-05-28T12:00:01+00:00"),
+        ("Traceback (most recent call last):", "2026-05-28T12:00:01+00:00"),
+        ("  x", "2026-05-28T12:00:01+00:00"),
+        ("2026-05-28T12:00:02+02:00 INFO later", "2026-05-28T10:00:02+00:00"),
+        ("more", "2026-05-28T10:00:02+00:00"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "2026-06-01T10:00:00Z x",
+        "2026-06-01T10:00:00.123456789Z x",
+        "2026-06-01 10:00:00,123 INFO python logging",
+        "2026-06-01 10:00:00 +05:30 a zone after a space",
+        "2026-06-01 10:00:00 -0800",
+        "2026-06-01T10:00:00+0530\tx",
+        "2026-06-01T10:00:00-08:00",
+        "2026-06-01T10:00:00 UTC x",
+        "2026-06-01T10:00:00 Z x",
+        "2026-06-01T10:00:00.5 2 things",
+        "2026-06-01T10:00:00Zfoo",
+        "2026-06-01T10:00:00.x",
+        "2026-06-01T23:59:60.5Z leap",
+        "2026-13-01T10:00:00Z bad month",
+        "2026-06-01T10:00 no seconds",
+        "2026-06-01 date only",
+        "[2026-06-01T10:00:00Z] bracketed",
+        "2026/06/01 10:00:00 go",
+        "2026-06-01t10:00:00z lower",
+        "12345 not a time",
+        "",
+    ],
+)
+def test_the_fast_timestamp_path_agrees_with_the_general_parser(line: str) -> None:
+    from logview.text import split_leading_ts
+
+    stamps = local._Stamps()
+    assert stamps(line) == split_leading_ts(line)[0]
+    assert stamps(line) == split_leading_ts(line)[0]  # again, from the cache
+
+
+def test_bulk_decoding_equals_decoding_line_by_line() -> None:
+    data = "é日本\n".encode() * 3 + b"\xff\xfe bad \xe6\x97\n\xe6\n\n" + b"ok\r\n" + b"partial \xe6\x97"
+    splitter = LineSplitter()
+    got = splitter.feed(data[:7]) + splitter.feed(data[7:]) + splitter.flush()
+    assert got == [p.decode("utf-8", errors="replace") for p in data.split(b"\n")]
+
+
+def test_a_long_line_inside_one_chunk_is_cut_too() -> None:
+    splitter = LineSplitter(max_line=1000)
+    line = "é" * 1500  # 3000 bytes
+    pieces = splitter.feed(f"a\n{line}\nb\n".encode())
+    assert pieces[0] == "a" and pieces[-1] == "b"
+    assert "".join(pieces[1:-1]) == line
+    assert all(len(p.encode()) <= 1000 for p in pieces)
+
+
+_TS_WORDS = ["2026", "06", "01", "10", "59", "60", "13", "123", "1234567890", "05", "0530", ":30", "UTC", "\x1b[2m"]
+_TS_PIECES = st.lists(
+    st.sampled_from(
+        [*_TS_WORDS, "-", "T", "t", ":", ".", ",", "Z", "z", "+", "/", "[", "]", "x", "é", " ", "\t", "\r"]
+    ),
+    max_size=16,
+)
+
+
+@given(pieces=_TS_PIECES)
+def test_the_fast_timestamp_path_agrees_on_any_text(pieces: list[str]) -> None:
+    from logview.text import split_leading_ts
+
+    for line in ("".join(pieces), "2026-06-01T10:00:00" + "".join(pieces), "2026-06-01 10:00:00" + "".join(pieces)):
+        assert local._Stamps()(line) == split_leading_ts(line)[0], line
+
+
+@pytest.mark.usefixtures("small_chunks")
+async def test_tail_first_leaves_out_what_the_consumer_would_drop_and_says_so(tmp_path: Path) -> None:
+    data, lines = mixed_log(3000)
+    path = tmp_path / "big.log"
+    path.write_bytes(data)
+    provider = file_provider(path, follow=False)
+    provider.tail_first = True
+    provider.max_lines = 1000  # keeps 980, the store's eviction chunk being 2 %
+    items = await read_all(provider)
+    shown = shown_order(items)
+    assert [e.message for e in shown] == lines[-980:]
+    assert [e.seq for e in shown] == list(range(len(lines) - 979, len(lines) + 1))
+    (info,) = [i for i in items if isinstance(i, SourceStatus) and i.state is State.INFO]
+    assert f"the first {len(lines) - 980:,} lines" in info.message
+    assert info.ts == shown[0].ts  # the notice sits where the missing lines would be
+    assert items.index(info) < min(items.index(e) for e in shown if e.seq < len(lines) - 100)
