@@ -31,6 +31,9 @@ log = logging.getLogger("logview.streaming")
 
 Batch = list[Item]
 
+_LOCAL = frozenset({"file", "stdin"})
+"""Sources that need no HTTP client."""
+
 INSECURE_NOTE = "TLS verification is off for this source (insecure = true)"
 """Said once when such a source starts, so nobody forgets the setting is on."""
 
@@ -98,8 +101,6 @@ class Streamer:
         With `forever`, keep waiting after that (until `close()`), so that
         `retry()` can still bring a failed source back, as a UI wants.
         """
-        if self._client is None:
-            self._client = _make_client(verify=True)
         for spec in self.specs:
             self.start_source(spec)
         try:
@@ -228,12 +229,16 @@ class Streamer:
             self.states[status.source] = status
         await self._push(status)
 
-    def _client_for(self, spec: Any) -> httpx.AsyncClient:
+    def _client_for(self, spec: Any) -> httpx.AsyncClient | None:
+        if spec.provider in _LOCAL:
+            return None
         if getattr(spec, "insecure", False):
             if self._insecure_client is None:
                 self._insecure_client = _make_client(verify=False)
             return self._insecure_client
-        assert self._client is not None
+        if self._client is None:
+            # made on first use: a file-only session never pays for TLS set-up (~0.1 s of CA loading)
+            self._client = _make_client(verify=True)
         return self._client
 
     async def _run(self, spec: Any) -> None:
