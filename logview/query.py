@@ -61,7 +61,7 @@ from typing import TypeVar
 
 from logview.model import Level
 from logview.store import MARKER, LogStore
-from logview.text import _SGR_RE, parse_level, strip_sgr
+from logview.text import parse_level, strip_sgr
 
 __all__ = ["CHUNK", "Query", "QueryError", "compile_query"]
 
@@ -132,7 +132,9 @@ class _TextTerm:
     @property
     def blob_ok(self) -> bool:
         if self.pattern is None:
-            return SEP not in self.needle
+            # `in` over the rows' plain texts (kept by the store) beats a
+            # joined search that must map every hit back to its row
+            return False
         return self.blob is not None or bool(self.literal)
 
     def test(self, plain: str) -> bool:
@@ -636,7 +638,7 @@ class Query:
             return False
         if not self._time_passes(store.ts[i]):
             return False
-        plain = strip_sgr(store.message[i])
+        plain = store.plain[i]
         return all(t.test(plain) != t.negated for t in self._terms)
 
     # --- many rows ----------------------------------------------------------------
@@ -722,17 +724,12 @@ class Query:
     def _text_filter(self, store: LogStore, idx: range | list[int]) -> range | list[int]:
         """The rows of `idx` whose plain text passes every text term.
 
-        The chunk's messages are joined by `SEP` into one string, colours are
-        stripped from it in one pass (a colour sequence never holds `SEP`, so
-        this equals stripping row by row) and terms search it whole; `texts`,
+        The chunk's plain texts (the store keeps them without colour codes)
+        are joined by `SEP` into one string and terms search it whole; `texts`,
         the rows one by one, is made only for the terms that need it."""
-        texts: list[str] | None = _values(store.message, idx)
+        texts: list[str] | None = _values(store.plain, idx)
         assert texts is not None
-        joined = SEP.join(texts)
-        if "\x1b" in joined:
-            joined = _strip_joined(joined)
-            texts = None
-        blob: str | None = joined
+        blob: str | None = SEP.join(texts) if any(t.blob_ok for t in self._terms) else None
         lowered: str | None = None
         last = len(self._terms) - 1
         for n, term in enumerate(self._terms):
@@ -748,7 +745,7 @@ class Query:
                 found = term.blob_rows(hay, size)
                 if found is None:  # a message holds the separator itself: row by row from here on
                     blob = lowered = None
-                    texts = [strip_sgr(m) for m in _values(store.message, idx)]
+                    texts = list(_values(store.plain, idx))
             if found is not None:
                 if term.negated:
                     mask = bytearray(b"\x01") * size
@@ -804,14 +801,7 @@ def _split(blob: str | None, store: LogStore, idx: range | list[int]) -> tuple[l
         texts = blob.split(SEP)
         if len(texts) == len(idx):
             return texts, blob, None
-    return [strip_sgr(m) for m in _values(store.message, idx)], None, None
-
-
-def _strip_joined(blob: str) -> str:
-    """`strip_sgr` of rows joined by `SEP`, in one pass: a colour sequence
-    (ESC [ digits ; : m) never spans a separator, so this equals stripping
-    each row (the tests compare it with `strip_sgr` row by row)."""
-    return "".join(_SGR_RE.split(blob))
+    return list(_values(store.plain, idx)), None, None
 
 
 def _values(col: _Col, cand: range | list[int]) -> _Col:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from logview.model import Level, LogEvent, SourceStatus, State
+from logview.text import strip_sgr as _strip_sgr
 
 LOG = 0
 MARKER = 1
@@ -50,6 +51,10 @@ class LogStore:
         self.pod = array("I")
         self.stream = bytearray()
         self.message: list[str] = []
+        self.plain: list[str] = []
+        """The message without colour codes: what filters search. The same
+        object as `message` when it has none (8 bytes a row), a stripped copy
+        when it has; stripping at search time cost more than the search."""
         self.seq: list[int | str | None] = []
         self.fields: list[dict[str, str]] = []
         self.sources: list[str] = []
@@ -110,7 +115,7 @@ class LogStore:
         """
         start = self.end
         ts_a, lv_a, src_a, pod_a, st_a = self.ts, self.level, self.source, self.pod, self.stream
-        msg_a, seq_a, f_a = self.message, self.seq, self.fields
+        msg_a, plain_a, seq_a, f_a = self.message, self.plain, self.seq, self.fields
         counts, pod_counts = self.counts, self.pod_counts
         n0 = len(msg_a)
         src: str | None = None
@@ -140,7 +145,9 @@ class LogStore:
                 src_a.append(src_ix)
                 pod_a.append(pod_ix)
                 st_a.append(stream_ix)
-                msg_a.append(ev.message)
+                msg = ev.message
+                msg_a.append(msg)
+                plain_a.append(_strip_sgr(msg) if "\x1b" in msg else msg)
                 seq_a.append(ev.seq)
                 f_a.append(ev.fields or _EMPTY)
                 run += 1
@@ -151,6 +158,7 @@ class LogStore:
             if added:
                 self.kind.extend(bytes(added))  # LOG is 0
             del ts_a[n0 + added :], lv_a[n0 + added :], src_a[n0 + added :], pod_a[n0 + added :], st_a[n0 + added :]
+            del plain_a[n0 + added :]
         self._evict()
         return range(max(start, self.first), self.end)
 
@@ -164,6 +172,7 @@ class LogStore:
         self.pod.append(self.pod_index(status.pod))
         self.stream.append(0)
         self.message.append(text)
+        self.plain.append(_strip_sgr(text) if "\x1b" in text else text)
         self.seq.append(None)
         self.fields.append({"state": str(status.state)})
         self._evict()
@@ -174,14 +183,14 @@ class LogStore:
         if over <= 0 or self.readers:
             return
         n = min(len(self.message), over + self._chunk)
-        for col in (self.ts, self.level, self.kind, self.source, self.pod, self.stream, self.message, self.seq, self.fields):
+        for col in (self.ts, self.level, self.kind, self.source, self.pod, self.stream, self.message, self.plain, self.seq, self.fields):
             del col[:n]
         self.first += n
         self.evicted += n
 
     def clear(self) -> None:
         n = len(self.message)
-        for col in (self.ts, self.level, self.kind, self.source, self.pod, self.stream, self.message, self.seq, self.fields):
+        for col in (self.ts, self.level, self.kind, self.source, self.pod, self.stream, self.message, self.plain, self.seq, self.fields):
             del col[:]
         self.first += n
 

@@ -232,3 +232,22 @@ def test_clear_empties_the_store_but_keeps_ids_growing() -> None:
 )
 def test_marker_text_marks_only_what_belongs_in_the_log(status: SourceStatus, text: str | None) -> None:
     assert marker_text(status) == text
+
+
+def test_plain_column_is_the_message_without_colours_and_stays_aligned_through_eviction() -> None:
+    from logview.text import strip_sgr
+
+    store = LogStore(max_lines=1000)
+    coloured = "\x1b[31mERROR\x1b[0m disk \x1b[1;33mfull\x1b[0m"
+    for i in range(3000):
+        e = ev(i)
+        if i % 3 == 0:
+            e.message = coloured
+        store.extend([e])
+        if i % 500 == 0:
+            store.add_marker(SourceStatus("api", State.GAP, "gap"), "\x1b[2mgap\x1b[0m: lines may be missing")
+    assert store.evicted > 0
+    assert len(store.plain) == len(store.message)
+    assert store.plain == [strip_sgr(m) for m in store.message]
+    plain_rows = [p for p, m in zip(store.plain, store.message, strict=True) if p is m]
+    assert len(plain_rows) == sum("\x1b" not in m for m in store.message)  # no copy unless colours
