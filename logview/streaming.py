@@ -18,14 +18,15 @@ import random
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from logview.config import resolve_secret
 from logview.errors import FatalSourceError, RetryableError, StreamCut
 from logview.model import Item, SourceStatus, State
 from logview.providers import Provider, create
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("logview.streaming")
 
@@ -332,6 +333,8 @@ class _Once:
 
 
 def _make_client(verify: bool) -> httpx.AsyncClient:
+    import httpx  # not at module level: a file-only session never loads it
+
     return httpx.AsyncClient(
         verify=verify,
         follow_redirects=False,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from logview.providers.base import Provider
+
+if TYPE_CHECKING:
+    import httpx
 
 _CLASSES = {
     "runpod": ("logview.providers.runpod", "RunPodProvider"),

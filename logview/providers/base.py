@@ -16,9 +16,10 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 from logview.errors import (
     AuthError,
@@ -164,6 +165,8 @@ class Provider(ABC):
         return f"{self.spec.url_root}{path}"
 
     def timeout(self) -> httpx.Timeout:
+        import httpx  # not at module level: a file-only session never loads it
+
         return httpx.Timeout(15.0, read=self.stall_timeout)
 
     @asynccontextmanager
@@ -186,6 +189,8 @@ class Provider(ABC):
         Stalled. `expect` checks the content type's start (e.g.
         "text/event-stream") so an HTML or JSON answer is not parsed as a stream.
         """
+        import httpx
+
         assert self.client is not None
         hdrs = {**self.auth_headers(), **(headers or {})}
         try:
@@ -230,6 +235,8 @@ class Provider(ABC):
 
     def http_error(self, status: int, headers: Mapping[str, str], body: bytes) -> SourceError:
         """The SourceError for an HTTP status, worded for the person at the terminal."""
+        import httpx
+
         detail = self.error_detail(body)
         reason = httpx.codes.get_reason_phrase(status) or "error"
         said = f"{status} {reason}" + (f": {detail}" if detail else "")
@@ -268,6 +275,8 @@ async def _aclose(it: AsyncIterator[Any]) -> None:
 
 def _redirect_message(status: int, reason: str, base: str, location: str | None) -> str:
     """Where a 3xx points, by host only: a Location's path and query may carry tokens."""
+    import httpx
+
     from logview.text import sanitize
 
     target: str | None = None
@@ -290,6 +299,8 @@ def _plain(e: Exception) -> str:
 
 
 async def _read_limited(resp: httpx.Response) -> bytes:
+    import httpx
+
     out = bytearray()
     try:
         async for chunk in resp.aiter_bytes():
