@@ -175,12 +175,28 @@ def test_tail_with_the_right_planted_key_streams_without_showing_it(
         text=True,
         env=planted_env(),
     )
-    time.sleep(3.0)
+    names = {table["name"] for table in right_sim.demo_sources()}
+    lines: list[str] = []
+    seen: set[str] = set()
+    everyone = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            seen.update(n for n in names if n in line)
+            if seen == names:
+                everyone.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    everyone.wait(30.0)  # on a loaded machine the slowest source may take a while
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)
+    err = proc.communicate(timeout=20)[1]
+    reader.join(10.0)
+    out = "".join(lines)
     assert proc.returncode == 0, err
-    for table in right_sim.demo_sources():
-        assert table["name"] in out  # every source streamed: the key was sent and accepted
+    assert seen == names, names - seen  # every source streamed: the key was sent and accepted
     assert_no_key(out, err)
 
 
