@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from logview.config import resolve_secret
+from logview.config import resolve_secret, slow_secret
 from logview.errors import FatalSourceError, RetryableError, StreamCut
 from logview.model import Item, SourceStatus, State
 from logview.providers import Provider, create
@@ -258,8 +258,8 @@ class Streamer:
         if getattr(spec, "insecure", False):
             await self._status(SourceStatus(name, State.INFO, INSECURE_NOTE))
         try:
-            # a key command (`pass show ...`) may take seconds: not on the event loop
-            secret = await asyncio.to_thread(resolve_secret, spec) if spec.api_key_command else resolve_secret(spec)
+            # a key command (`pass show ...`) or a keyring unlock may take seconds: not on the event loop
+            secret = await asyncio.to_thread(resolve_secret, spec) if slow_secret(spec) else resolve_secret(spec)
         except FatalSourceError as e:
             await self._status(SourceStatus(name, State.FAILED, str(e)))
             return
