@@ -260,14 +260,75 @@ async def test_unknown_job_raises_not_found(sim: Simulator, client: httpx.AsyncC
     assert "job_19990101_0000" in str(exc.value)
 
 
-async def test_history_unavailable_gives_a_gap_and_live_lines_go_on(sim: Simulator, client: httpx.AsyncClient) -> None:
+async def test_history_unavailable_is_retried_then_a_gap_and_live_lines_go_on(
+    sim: Simulator, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cv_provider, "HISTORY_RETRY_DELAYS", (0.01, 0.02))
     sim.chronoverse.history_status = 503
     run = await follow(make(sim, client), until=20)
+    retrying = [s for s in run.statuses if s.state is State.INFO and "retrying" in s.message]
     gaps = [s for s in run.statuses if s.state is State.GAP]
-    assert len(gaps) == 1 and "history" in gaps[0].message
+    assert [s.state for s in run.statuses] == [State.INFO, State.INFO, State.GAP]
+    assert all("history is unavailable" in s.message and "503" in s.message for s in retrying)
+    assert "could not read the job's history" in gaps[0].message and "tried 3 times" in gaps[0].message
+    assert sim.chronoverse.history_requests == 3
     start = sim.chronoverse.live_starts[0]
     assert run.seqs == list(range(start, start + 20))
     assert run.errors == []
+
+
+async def test_history_that_fails_for_a_while_is_retried_and_fills_the_hole(
+    sim: Simulator, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cv_provider, "HISTORY_RETRY_DELAYS", (0.01, 0.02, 0.04))
+    sim.chronoverse.job.length = 400
+    sim.chronoverse.drop_after = 60  # every reconnect leaves a hole only history can fill
+    sim.chronoverse.history_status = 502
+    sim.chronoverse.history_failures = 2
+    p = make(sim, client)
+    run = await follow(p)
+    assert p.finished
+    assert run.seqs == list(range(400))
+    assert not any(s.state is State.GAP for s in run.statuses)
+    retrying = [s.message for s in run.statuses if s.state is State.INFO]
+    assert len(retrying) == 2 and all("history is unavailable (server error (502" in m for m in retrying)
+    assert sim.chronoverse.history_failures == 0
+
+
+async def test_history_slower_than_the_stall_timeout_still_fills_every_hole(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """A loaded server answers history late: that is not a stalled stream, and no line may be lost to it."""
+    quick = type("QuickChronoverse", (ChronoverseProvider,), {"stall_timeout": 0.1})
+    sim.chronoverse.job.length = 600
+    sim.chronoverse.drop_after = 80
+    sim.chronoverse.history_delay = 0.3
+    p = quick(make(sim, client).spec, client, KEY)
+    run = await follow(p)
+    assert p.finished
+    assert run.seqs == list(range(600))
+    assert [s for s in run.statuses if s.state in (State.GAP, State.INFO)] == []
+    assert len(sim.chronoverse.live_starts) >= 2  # a reconnect whose hole history filled
+
+
+async def test_history_failing_at_the_end_is_retried_before_lines_are_declared_lost(
+    sim: Simulator, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cv_provider, "HISTORY_RETRY_DELAYS", (0.01, 0.02, 0.04))
+    sim.chronoverse.job.length = 300
+    sim.chronoverse.lose_every = 7  # holes that only the fill after `end` closes
+    p = make(sim, client)
+    run = Run()
+    async with asyncio.timeout(10), aclosing(p.connect()) as items:
+        async for item in items:
+            run.add(item)
+            if len(run.events) == 150:
+                sim.chronoverse.history_status = 503
+                sim.chronoverse.history_failures = 3
+    assert p.finished
+    assert sorted(run.seqs) == list(range(300))  # type: ignore[type-var]
+    assert not any(s.state is State.GAP for s in run.statuses)
+    assert len([s for s in run.statuses if s.state is State.INFO]) == 3
 
 
 async def test_malformed_log_event_is_shown_as_unparseable(sim: Simulator, client: httpx.AsyncClient) -> None:

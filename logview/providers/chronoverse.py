@@ -8,6 +8,12 @@ produced while reconnecting, any the pub/sub dropped, the last ones before
 *after* the live stream is up, with live events buffered meanwhile, so no line
 can fall between the two; both are merged by `sequence_num`.
 
+History is the only copy of a missed line, so a failed history read (5xx,
+429, a cut, no answer in time) is retried a few times with a backoff while
+the hole stays open; only then is it declared a gap. A history page is a
+bounded request, not a stream: it gets at least `HISTORY_READ_TIMEOUT`
+seconds to answer even when the live stream's stall timeout is shorter.
+
 Dedupe state: `_floor` (every number up to it was delivered or declared lost)
 plus the set of numbers delivered above it, which stays empty while lines
 arrive in order. A hole in that numbering is filled from history after a few
@@ -26,7 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
-from logview.errors import ServerError, SourceError, StreamCut
+from logview.errors import RetryableError, ServerError, SourceError, Stalled, StreamCut
 from logview.model import Item, LogEvent, State, utcnow
 from logview.providers.base import Provider
 from logview.sse import SSEDecoder, SSEvent
@@ -43,6 +49,12 @@ HOLE_MAX = 1_000
 END_FILL_TRIES = 3
 END_FILL_DELAY = 1.0
 """After `end`, history that is still behind the live stream is asked again."""
+HISTORY_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
+"""Seconds before each retry of a failed history read; when they run out, the hole is a gap."""
+HISTORY_RETRY_MAX = 30.0
+"""The longest wait a server's Retry-After may ask for between two history reads."""
+HISTORY_READ_TIMEOUT = 10.0
+"""Seconds a history page may take to answer, whatever the live stream's stall timeout."""
 HISTORY_BODY_LIMIT = 32 * 1024 * 1024
 LIVE_QUEUE = 10_000
 """Live events held while history is read; beyond it TCP holds the rest."""
@@ -68,6 +80,7 @@ class ChronoverseProvider(Provider):
         self._resync = False
         self._backfilled = False
         self._history_newest = -1
+        self._paging = False
 
     # --- requests -------------------------------------------------------------
 
@@ -88,6 +101,13 @@ class ChronoverseProvider(Provider):
 
     def not_found_hint(self) -> str:
         return f"check workflow_id {self.spec.workflow_id!r} and job_id {self.spec.job_id!r}"
+
+    def timeout(self) -> httpx.Timeout:
+        """The live stream's timeouts; a history page may take `HISTORY_READ_TIMEOUT` to answer."""
+        t = super().timeout()
+        if not self._paging or t.read is None or t.read >= HISTORY_READ_TIMEOUT:
+            return t
+        return httpx.Timeout(connect=t.connect, read=HISTORY_READ_TIMEOUT, write=t.write, pool=t.pool)
 
     @property
     def _job_path(self) -> str:
@@ -183,7 +203,21 @@ class ChronoverseProvider(Provider):
         seen: set[str] = set()
         try:
             while True:
-                records, cursor = await self._history_page(cursor)
+                tries = 0
+                while True:  # the hole stays open while history is retried
+                    try:
+                        records, nxt = await self._history_page(cursor)
+                        break
+                    except RetryableError as e:
+                        if tries == len(HISTORY_RETRY_DELAYS):
+                            raise type(e)(f"{e}; tried {tries + 1} times") from None
+                        delay = HISTORY_RETRY_DELAYS[tries]
+                        tries += 1
+                        if e.retry_after is not None:
+                            delay = min(max(delay, e.retry_after), HISTORY_RETRY_MAX)
+                        yield self.status(State.INFO, f"the job's history is unavailable ({e}); retrying in {delay:g} s")
+                        await asyncio.sleep(delay)
+                cursor = nxt
                 for obj in records:
                     if not isinstance(obj, dict):
                         continue
@@ -249,12 +283,20 @@ class ChronoverseProvider(Provider):
 
     async def _history_page(self, cursor: str | None) -> tuple[list[Any], str | None]:
         params = {"cursor": cursor} if cursor else None
-        async with self.open("GET", f"{self._job_path}/logs", params=params, headers={"Accept": "application/json"}) as resp:
-            body = bytearray()
-            async for chunk in resp.aiter_bytes():
-                body += chunk
-                if len(body) > HISTORY_BODY_LIMIT:
-                    raise ServerError("the job's history page is larger than 32 MiB")
+        body = bytearray()
+        self._paging = True
+        try:
+            async with self.open(
+                "GET", f"{self._job_path}/logs", params=params, headers={"Accept": "application/json"}
+            ) as resp:
+                async for chunk in resp.aiter_bytes():
+                    body += chunk
+                    if len(body) > HISTORY_BODY_LIMIT:
+                        raise ServerError("the job's history page is larger than 32 MiB")
+        except Stalled:
+            raise Stalled(f"no answer for {self.timeout().read or 15:g}s") from None
+        finally:
+            self._paging = False
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):

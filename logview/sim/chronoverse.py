@@ -98,7 +98,8 @@ class ChronoverseSim:
 
     Test knobs (plain attributes, read on every record so they can change
     mid-stream): `drop_after`, `error_after`, `error_text`, `lose_every`,
-    `malformed`, `history_status`, `page_size`, and each job's `length`
+    `malformed`, `history_status`, `history_failures`, `history_delay`,
+    `page_size`, and each job's `length`
     (`sim.job.length`). What happened: `live_starts` (the first record index
     each events connection was given), `history_requests`, `auth_methods`.
     """
@@ -126,6 +127,10 @@ class ChronoverseSim:
         """Send one `log` event whose data is broken JSON right after `connected`."""
         self.history_status: int | None = None
         """Answer the history endpoint with this HTTP status instead."""
+        self.history_failures: int | None = None
+        """How many history requests get `history_status` before history recovers (None: all)."""
+        self.history_delay = 0.0
+        """Seconds the history endpoint takes before it answers (a slow database)."""
         self.page_size = 100
         self.chaos: Chaos | None = None
         """Seeded faults on the events stream (see logview.sim.chaos); a clean early
@@ -245,7 +250,11 @@ class ChronoverseSim:
         if isinstance(job, Response):
             return job
         self.history_requests += 1
-        if self.history_status is not None:
+        if self.history_delay > 0:
+            await asyncio.sleep(self.history_delay)
+        if self.history_status is not None and self.history_failures != 0:
+            if self.history_failures is not None:
+                self.history_failures -= 1
             return JSONResponse({"error": "log history unavailable"}, status_code=self.history_status)
         n = self.available(job)
         before = n
