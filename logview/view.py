@@ -230,18 +230,23 @@ class Layout:
             self.ts.extend(stamps)
             self.offsets.extend(islice(accumulate(map(height, rows), initial=self.offsets[-1]), 1, None))
             return pos
-        new = sorted(rows, key=lambda r: ts[r - first])
-        start_ts = ts[new[0] - first]
-        # out of order (a late backfill, clock skew): rebuild from where it lands
-        pos = bisect_right(self.ts, start_ts)
-        tail_rows = list(self.rows[pos:]) + new
-        tail_rows.sort(key=lambda r: ts[r - first])
+        # out of order (a late backfill, a polled source, clock skew): re-merge from
+        # where the earliest new row lands; the rows already there keep their heights
+        new_rows = list(rows)
+        new_ts = stamps.tolist()
+        pos = bisect_right(self.ts, min(new_ts))
+        offs = self.offsets
+        all_rows = self.rows[pos:].tolist() + new_rows
+        all_ts = self.ts[pos:].tolist() + new_ts
+        heights = list(map(sub, offs[pos + 1 :], offs[pos:-1]))
+        heights += map(height, new_rows)
+        order = sorted(range(len(all_rows)), key=all_ts.__getitem__)  # stable: arrival breaks ties
         del self.rows[pos:]
         del self.ts[pos:]
-        del self.offsets[pos + 1 :]
-        self.rows.extend(tail_rows)
-        self.ts.extend(map(ts.__getitem__, map(sub, tail_rows, repeat(first))))
-        self.offsets.extend(islice(accumulate(map(height, tail_rows), initial=self.offsets[-1]), 1, None))
+        del offs[pos + 1 :]
+        self.rows.extend(map(all_rows.__getitem__, order))
+        self.ts.extend(map(all_ts.__getitem__, order))
+        offs.extend(islice(accumulate(map(heights.__getitem__, order), initial=offs[-1]), 1, None))
         return pos
 
     def drop_before(self, first_row: int) -> int:

@@ -217,3 +217,25 @@ def test_index_of_finds_a_row_anywhere_and_none_when_absent() -> None:
     assert layout.index_of(rows[10]) == 5
     assert layout.index_of(rows[4998]) == 2499
     assert layout.index_of(rows[11]) is None
+
+
+def test_adding_batches_in_any_time_order_equals_building_the_layout_at_once() -> None:
+    import random
+
+    rng = random.Random(5)
+    store = LogStore()
+    layout = Layout()
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    for batch in range(60):
+        late = rng.random() < 0.4  # a polled source's lines land before what is shown
+        events = []
+        for k in range(rng.randint(1, 40)):
+            when = base + timedelta(seconds=batch * 10 + k - (rng.randint(5, 200) if late else 0))
+            text = "\n".join(f"part {j}" for j in range(rng.randint(1, 3)))  # rows of 1-3 lines
+            events.append(LogEvent("s", "runpod", text, when if rng.random() < 0.9 else base))
+        added = store.extend(events)
+        layout.add(store, added, lambda r: store.message[r - store.first].count("\n") + 1)
+    whole = Layout.build(store, store.rows(), None, 10_000)
+    assert list(layout.rows) == list(whole.rows)
+    assert list(layout.ts) == list(whole.ts)
+    assert list(layout.offsets) == list(whole.offsets)
