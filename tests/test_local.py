@@ -325,14 +325,21 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(local, "TAIL_PAUSE", 0)
 
 
-@pytest.mark.usefixtures("small_chunks")
-async def test_tail_first_shows_the_end_first_and_every_line_once_in_file_order(tmp_path: Path) -> None:
-    data, lines = mixed_log(3000)
+async def read_tail_first(tmp_path: Path, n: int, max_lines: int | None = None) -> tuple[list[str], list[Item]]:
+    """A mixed log of n lines read end first (not followed): its lines and every item."""
+    data, lines = mixed_log(n)
     path = tmp_path / "big.log"
     path.write_bytes(data)
     provider = file_provider(path, follow=False)
     provider.tail_first = True
-    items = await read_all(provider)
+    if max_lines is not None:
+        provider.max_lines = max_lines
+    return lines, await read_all(provider)
+
+
+@pytest.mark.usefixtures("small_chunks")
+async def test_tail_first_shows_the_end_first_and_every_line_once_in_file_order(tmp_path: Path) -> None:
+    lines, items = await read_tail_first(tmp_path, 3000)
     events = [i for i in items if isinstance(i, LogEvent)]
     assert events[0].seq > len(lines) - 60  # the end came first ...
     assert events[-1].seq < events[0].seq  # ... and the start after it
@@ -343,7 +350,7 @@ async def test_tail_first_shows_the_end_first_and_every_line_once_in_file_order(
     states = [i.state for i in items if isinstance(i, SourceStatus)]
     assert states == [State.BACKFILLING, State.LIVE]
     # the same events as reading front to back
-    plain = [i for i in await read_all(file_provider(path, follow=False)) if isinstance(i, LogEvent)]
+    plain = [i for i in await read_all(file_provider(tmp_path / "big.log", follow=False)) if isinstance(i, LogEvent)]
     assert [(e.seq, e.message, e.ts, e.level) for e in plain] == [(e.seq, e.message, e.ts, e.level) for e in shown]
 
 
@@ -479,13 +486,7 @@ def test_the_fast_timestamp_path_agrees_on_any_text(pieces: list[str]) -> None:
 
 @pytest.mark.usefixtures("small_chunks")
 async def test_tail_first_leaves_out_what_the_consumer_would_drop_and_says_so(tmp_path: Path) -> None:
-    data, lines = mixed_log(3000)
-    path = tmp_path / "big.log"
-    path.write_bytes(data)
-    provider = file_provider(path, follow=False)
-    provider.tail_first = True
-    provider.max_lines = 1000  # keeps 980, the store's eviction chunk being 2 %
-    items = await read_all(provider)
+    lines, items = await read_tail_first(tmp_path, 3000, max_lines=1000)  # keeps 980: eviction's chunk is 2 %
     shown = shown_order(items)
     assert [e.message for e in shown] == lines[-980:]
     assert [e.seq for e in shown] == list(range(len(lines) - 979, len(lines) + 1))
