@@ -642,3 +642,28 @@ async def test_live_sources_show_their_state_in_the_sidebar(sim: Simulator, monk
         assert "rp_wrong_key" not in app.states[RUNPOD].message
         title = str(app.query_one("#title", Static).render())
         assert "1 failed" in title
+
+
+@pytest.mark.parametrize("time_mode", ["absolute", "off"])
+async def test_plain_rows_drawn_without_rich_match_rich_exactly(monkeypatch: pytest.MonkeyPatch, time_mode: str) -> None:
+    import logview.ui.logpane as logpane
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await start(pilot)
+        extra = [
+            LogEvent("api", "runpod", "", at(1), Level.INFO),
+            LogEvent("api", "runpod", "disk full", at(2), Level.ERROR, pod="worker-1"),
+            LogEvent("api", "runpod", "ERROR disk full again", at(3), Level.FATAL),
+            LogEvent("api", "runpod", "no level, wide ｗｉｄｅ text", at(4)),
+        ]
+        app.ingest(extra)
+        await settle(pilot)
+        pane = app.pane
+        pane.time_mode = time_mode
+        rows = list(app.store.rows())
+        fast = [pane._render_row(r) for r in rows]
+        monkeypatch.setattr(logpane, "_RICH_ONLY", True)
+        rich = [pane._render_row(r) for r in rows]
+        assert [[list(s) for s in row] for row in fast] == [[list(s) for s in row] for row in rich]
+        assert [[s.cell_length for s in row] for row in fast] == [[s.cell_length for s in row] for row in rich]
