@@ -226,7 +226,7 @@ def run(quick: bool) -> list[Figure]:
         log("ui_keypress: the flood's own bytes")
         raw_bps, raw_lps = asyncio.run(asyncio.wait_for(_flood_bytes(info, 2.0, window), 120))
     log("ui_keypress: logview --demo on a pty, flood")
-    # --demo starts with 20 s of history per source: let it drain before measuring
+    # --demo starts with up to 2,000 lines of history per source: let them drain before measuring
     pty = _pty(RATE, warmup * 3, window, presses)
     log("ui_keypress: logview --demo on a pty, 1 line/s per source")
     pty_idle = _pty(1.0, 3.0, 0.0, presses)

@@ -118,7 +118,8 @@ def resolve_sources(settings: Settings, args: Sequence[str], demo_specs: Sequenc
 def _start_demo(rate: float, seed: int) -> tuple[Any, list[Any]]:
     from logview.sim.server import SimParams, Simulator
 
-    sim = Simulator(SimParams(seed=seed, rate=rate, backlog=int(rate * 20)))
+    # 20 s of history per source, at most 2,000 lines: a fast demo starts live, not replaying
+    sim = Simulator(SimParams(seed=seed, rate=rate, backlog=min(int(rate * 20), 2000)))
     sim.start()
     os.environ.update(sim.demo_env())
     return sim, sim.demo_specs()
