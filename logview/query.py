@@ -131,11 +131,9 @@ class _TextTerm:
 
     @property
     def blob_ok(self) -> bool:
-        if self.pattern is None:
-            # `in` over the rows' plain texts (kept by the store) beats a
-            # joined search that must map every hit back to its row
-            return False
-        return self.blob is not None or bool(self.literal)
+        # words and phrases: `in` over the rows' plain texts (kept by the store)
+        # beats a joined search that must map every hit back to its row
+        return self.pattern is not None and (self.blob is not None or bool(self.literal))
 
     def test(self, plain: str) -> bool:
         hay = plain.lower() if self.fold else plain
@@ -155,11 +153,12 @@ class _TextTerm:
         (indexes, ascending); None when `hay` turns out to hold more separators
         than `n - 1` (a text contained one). `hay` is lower-cased when `fold` is set.
 
-        A needle (or the regex's required literal) is found with one `split`;
+        The regex's required literal is found with one `split`;
         each hit's row is the number of separators before it, counted between
         consecutive hits. The regex is then tried on those rows alone. All of
         it runs in C-level passes: nothing in Python per row or per hit."""
-        needle = self.literal or (self.needle if self.pattern is None else "")
+        assert self.pattern is not None  # words and phrases never come here (`blob_ok`)
+        needle = self.literal
         if not needle:
             return self._blob_search(hay, n)
         pieces = hay.split(needle)
@@ -171,8 +170,6 @@ class _TextTerm:
         if rows[-1] + hay.count(SEP, at[-1]) != n - 1:
             return None
         by_row = dict(zip(rows, at, strict=True))  # one hit per row is enough
-        if not self.literal or self.pattern is None:
-            return list(by_row)
         if len(by_row) * 16 > n:  # many candidates: cheaper to split every row out
             texts = hay.split(SEP)
             cand = list(by_row)

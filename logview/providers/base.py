@@ -164,10 +164,11 @@ class Provider(ABC):
     def url(self, path: str) -> str:
         return f"{self.spec.url_root}{path}"
 
-    def timeout(self) -> httpx.Timeout:
+    def timeout(self, read: float | None = None) -> httpx.Timeout:
+        """15 s to connect; `read` (default: the stall timeout) between bytes."""
         import httpx  # not at module level: a file-only session never loads it
 
-        return httpx.Timeout(15.0, read=self.stall_timeout)
+        return httpx.Timeout(15.0, read=self.stall_timeout if read is None else read)
 
     @asynccontextmanager
     async def open(
@@ -180,6 +181,7 @@ class Provider(ABC):
         headers: Mapping[str, str] | None = None,
         cookies: Mapping[str, str] | None = None,
         expect: str | None = None,
+        read_timeout: float | None = None,
     ) -> AsyncIterator[httpx.Response]:
         """Open a streamed request; raise the right `SourceError` for any failure.
 
@@ -188,6 +190,7 @@ class Provider(ABC):
         (also those while the caller reads the body) become StreamCut or
         Stalled. `expect` checks the content type's start (e.g.
         "text/event-stream") so an HTML or JSON answer is not parsed as a stream.
+        `read_timeout` replaces the stall timeout for this one request.
         """
         import httpx
 
@@ -201,7 +204,7 @@ class Provider(ABC):
                 json=json_body,
                 headers=hdrs,
                 cookies=dict(cookies) if cookies else None,
-                timeout=self.timeout(),
+                timeout=self.timeout(read_timeout),
             ) as resp:
                 if resp.status_code >= 300:
                     body = await _read_limited(resp)
@@ -216,7 +219,8 @@ class Provider(ABC):
                 self.connected()
                 yield resp
         except httpx.TimeoutException as e:
-            raise Stalled(f"no data for {self.stall_timeout or 15:g}s ({type(e).__name__})") from None
+            waited = read_timeout or self.stall_timeout or 15
+            raise Stalled(f"no data for {waited:g}s ({type(e).__name__})") from None
         except httpx.TransportError as e:
             raise StreamCut(f"connection lost ({type(e).__name__}: {_plain(e)})") from None
 

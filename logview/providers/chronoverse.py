@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
-from logview.errors import RetryableError, ServerError, SourceError, Stalled, StreamCut
+from logview.errors import RetryableError, ServerError, SourceError, StreamCut
 from logview.model import Item, LogEvent, State, utcnow
 from logview.providers.base import Provider
 from logview.sse import SSEDecoder, SSEvent
@@ -80,7 +80,6 @@ class ChronoverseProvider(Provider):
         self._resync = False
         self._backfilled = False
         self._history_newest = -1
-        self._paging = False
 
     # --- requests -------------------------------------------------------------
 
@@ -101,13 +100,6 @@ class ChronoverseProvider(Provider):
 
     def not_found_hint(self) -> str:
         return f"check workflow_id {self.spec.workflow_id!r} and job_id {self.spec.job_id!r}"
-
-    def timeout(self) -> httpx.Timeout:
-        """The live stream's timeouts; a history page may take `HISTORY_READ_TIMEOUT` to answer."""
-        t = super().timeout()
-        if not self._paging or t.read is None or t.read >= HISTORY_READ_TIMEOUT:
-            return t
-        return httpx.Timeout(connect=t.connect, read=HISTORY_READ_TIMEOUT, write=t.write, pool=t.pool)
 
     @property
     def _job_path(self) -> str:
@@ -284,19 +276,19 @@ class ChronoverseProvider(Provider):
     async def _history_page(self, cursor: str | None) -> tuple[list[Any], str | None]:
         params = {"cursor": cursor} if cursor else None
         body = bytearray()
-        self._paging = True
-        try:
-            async with self.open(
-                "GET", f"{self._job_path}/logs", params=params, headers={"Accept": "application/json"}
-            ) as resp:
-                async for chunk in resp.aiter_bytes():
-                    body += chunk
-                    if len(body) > HISTORY_BODY_LIMIT:
-                        raise ServerError("the job's history page is larger than 32 MiB")
-        except Stalled:
-            raise Stalled(f"no answer for {self.timeout().read or 15:g}s") from None
-        finally:
-            self._paging = False
+        # a one-off request, not a stream: it may take longer than the stream's stall timeout
+        stall = self.stall_timeout
+        async with self.open(
+            "GET",
+            f"{self._job_path}/logs",
+            params=params,
+            headers={"Accept": "application/json"},
+            read_timeout=None if stall is None else max(stall, HISTORY_READ_TIMEOUT),
+        ) as resp:
+            async for chunk in resp.aiter_bytes():
+                body += chunk
+                if len(body) > HISTORY_BODY_LIMIT:
+                    raise ServerError("the job's history page is larger than 32 MiB")
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):

@@ -449,20 +449,20 @@ class LogPane(ScrollView, can_focus=True):
             text.append(store.sources[src_ix], style=src_style + Style(italic=True))
             text.append(f": {store.message[i]} ──", style=Style(color=self._var("log-marker"), italic=True))
             return [Strip(list(text.render(console, end="")), text.cell_len)]
-        prefix = Text(no_wrap=True, end="")
+        # the columns before the message, as (text, style) pieces: segments as they are
+        # for a plain line, a Text for the rest
+        get_style = console.get_style
+        parts: list[tuple[str, Style]] = []
         ts = store.ts[i]
         if self.time_mode == "absolute":
-            prefix.append(datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:12] + " ", style=self._var("log-time"))
+            parts.append((datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:12] + " ", get_style(self._var("log-time"))))
         elif self.time_mode == "relative":
-            prefix.append(_relative(time.time() - ts).rjust(7) + " ", style=self._var("log-time"))
+            parts.append((_relative(time.time() - ts).rjust(7) + " ", get_style(self._var("log-time"))))
         lv = store.level[i]
         level_style = Style(color=self._var(LEVEL_VAR[lv]), bold=lv >= 40) if lv else Style()
-        prefix.append(LEVEL_LABEL.get(lv, "     "), style=level_style)
-        prefix.append(" ")
         ow = self._origin_width
         origin = origin_label(store.sources[src_ix], store.pods[store.pod[i]], ow)
-        prefix.append(origin.ljust(ow), style=src_style)
-        prefix.append(" ")
+        parts += ((LEVEL_LABEL.get(lv, "     "), level_style), (" ", _NULL), (origin.ljust(ow), src_style), (" ", _NULL))
         message = store.message[i]
         if self.time_mode != "off" and message[:1].isdigit():
             # the time column already says it: drop a leading timestamp from view
@@ -487,13 +487,12 @@ class LogPane(ScrollView, can_focus=True):
             # The common line (no colours, one line, no highlight, not wrapped) straight
             # to segments: what Rich's Text.render gives for it, at a fraction of the cost.
             # Under a flood this is most of the UI thread's work per frame.
-            get_style = console.get_style
-            segments = [
-                Segment(text, get_style(style) if isinstance(style, str) else style)
-                for text, style in _prefix_parts(prefix)
-            ]
+            segments = [Segment(piece, style) for piece, style in parts]
             segments.append(Segment(message, get_style(self._var(LEVEL_VAR[lv])) if lv >= 40 else None))
             return [Strip(Segment.simplify(segments))]
+        prefix = Text(no_wrap=True, end="")
+        for piece, style in parts:
+            prefix.append(piece, style=style)
         body = Text.from_ansi(message, no_wrap=True, end="") if "\x1b" in message else Text(message, end="")
         if cut:
             body.append(f" … [{len(store.message[i]) - MAX_DISPLAY:,} more characters; Enter shows all]", style="italic dim")
@@ -523,21 +522,6 @@ class LogPane(ScrollView, can_focus=True):
 _NULL = Style.null()
 _RICH_ONLY = False
 """Render every row through Rich (the tests compare the fast path with it)."""
-
-
-def _prefix_parts(prefix: Text) -> list[tuple[str, str | Style]]:
-    """A prefix Text built of appends with one style each, as (text, style) pieces."""
-    plain = prefix.plain
-    parts: list[tuple[str, str | Style]] = []
-    at = 0
-    for span in prefix.spans:
-        if span.start > at:
-            parts.append((plain[at : span.start], _NULL))
-        parts.append((plain[span.start : span.end], span.style))
-        at = span.end
-    if at < len(plain):
-        parts.append((plain[at:], _NULL))
-    return parts
 
 
 def _relative(seconds: float) -> str:
