@@ -100,11 +100,9 @@ def rows(n: int, seed: int = 11) -> Iterator[Row]:
     for k, src in enumerate(SOURCES):
         gen = ContentGenerator(seed * 31 + k, src.flavor)
         pools.append([(parse_level(g.level), g.text) for g in map(gen.line, range(POOL))])
-    weights = [s.weight for s in SOURCES]
-    picks = rng.choices(range(len(SOURCES)), weights=weights, k=n)
     t0 = time.time() - n / 1000
     rand, randrange, bits = rng.random, rng.randrange, rng.getrandbits
-    for i, k in enumerate(picks):
+    for i, k in enumerate(_picks(rng, n)):
         src = SOURCES[k]
         level, body = pools[k][randrange(POOL)]
         if rand() < UNLEVELLED:
@@ -113,6 +111,14 @@ def rows(n: int, seed: int = 11) -> Iterator[Row]:
         pod = src.pods[randrange(len(src.pods))]
         stream = src.streams[randrange(len(src.streams))]
         yield Row(t0 + i / 1000, level, src, pod, stream, f"{logger}: {body} trace_id={bits(64):016x}")
+
+
+def _picks(rng: random.Random, n: int) -> Iterator[int]:
+    """Which source each row comes from, by weight, drawn a block at a time
+    (a list of a million picks would sit in every memory figure)."""
+    weights = [s.weight for s in SOURCES]
+    for start in range(0, n, 8192):
+        yield from rng.choices(range(len(SOURCES)), weights=weights, k=min(8192, n - start))
 
 
 def events(n: int, seed: int = 11) -> Iterator[LogEvent]:

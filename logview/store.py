@@ -1,7 +1,9 @@
 """The LogStore: a bounded, columnar log of every event and marker.
 
 A million `LogEvent` objects would cost ~500 MB; here an event costs its
-message string plus ~30 bytes of columns. Rows have stable, ever-growing ids;
+message string plus ~25 bytes of columns. A coloured message is kept once:
+its plain text (what filters search) and, beside it, where its colour codes
+go, as a short string that is shared between rows laid out alike. Rows have stable, ever-growing ids;
 the store never holds more than `max_lines` rows: once it would, the oldest
 are evicted a chunk (1/50 of it) at a time, so eviction is rare and cheap,
 and the count of evicted rows is kept so the UI can say so.
@@ -12,12 +14,13 @@ they sit in the log exactly where they happened.
 
 from __future__ import annotations
 
+import re
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any, overload
 
 from logview.model import Level, LogEvent, SourceStatus, State
-from logview.text import strip_sgr as _strip_sgr
 
 LOG = 0
 MARKER = 1
@@ -26,6 +29,89 @@ _EMPTY: dict[str, str] = {}
 _NONE = object()
 """No run yet (None is a real pod / stream: "none")."""
 _LEVELS = {lv.value: lv for lv in Level}
+_SGR_SPLIT = re.compile(r"(\x1b\[[0-9;:]*m)")
+_SGR_AT = re.compile(r"(\d+)(\x1b\[[0-9;:]*m)")
+_LAYOUTS_KEPT = 50_000
+"""Distinct colour layouts shared between rows; past that each row has its own."""
+
+
+def split_colours(message: str) -> tuple[str, str | None]:
+    """A message as (plain text, colour layout or None), the inverse of `paint`.
+
+    The layout is each SGR sequence preceded by its offset in the plain
+    text: "7\x1b[31m10\x1b[0m" for "ERROR: \x1b[31mbad\x1b[0m". Only complete
+    SGR sequences are moved out (log text is sanitised: no other escapes).
+    """
+    if "\x1b" not in message:
+        return message, None
+    parts = _SGR_SPLIT.split(message)
+    if len(parts) == 1:
+        return message, None
+    plain: list[str] = []
+    layout: list[str] = []
+    at = 0
+    for k, part in enumerate(parts):
+        if k % 2:
+            layout.append(f"{at}{part}")
+        else:
+            plain.append(part)
+            at += len(part)
+    return "".join(plain), "".join(layout)
+
+
+def paint(plain: str, layout: str | None) -> str:
+    """Put a message's colour codes back where `split_colours` found them."""
+    if layout is None:
+        return plain
+    out: list[str] = []
+    at = 0
+    for m in _SGR_AT.finditer(layout):
+        to = int(m.group(1))
+        out.append(plain[at:to])
+        out.append(m.group(2))
+        at = to
+    out.append(plain[at:])
+    return "".join(out)
+
+
+class Messages(Sequence[str]):
+    """`store.message`: each row's message with its colours, rebuilt on access.
+
+    For the rows being drawn, copied or exported; a loop over many rows
+    wants `store.plain` (a list, and what filters and widths use).
+    """
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: LogStore) -> None:
+        self._store = store
+
+    def __len__(self) -> int:
+        return len(self._store.plain)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        s = self._store
+        if isinstance(i, slice):
+            return list(map(paint, s.plain[i], s.colours[i]))
+        layout = s.colours[i]
+        return s.plain[i] if layout is None else paint(s.plain[i], layout)
+
+    def __iter__(self) -> Iterator[str]:
+        return map(paint, self._store.plain, self._store.colours)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Messages):
+            other = list(other)
+        return isinstance(other, list) and list(self) == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Messages({len(self)} rows)"
 
 
 class LogStore:
@@ -50,13 +136,15 @@ class LogStore:
         self.source = array("H")
         self.pod = array("I")
         self.stream = bytearray()
-        self.message: list[str] = []
         self.plain: list[str] = []
-        """The message without colour codes: what filters search. The same
-        object as `message` when it has none (8 bytes a row), a stripped copy
-        when it has; stripping at search time cost more than the search."""
-        self.seq: list[int | str | None] = []
-        self.fields: list[dict[str, str]] = []
+        """Each message without its colour codes: what filters search."""
+        self.colours: list[str | None] = []
+        """Where a row's colour codes go (`split_colours`), None for most rows."""
+        self._layouts: dict[str, str] = {}
+        self.extra: list[Any] = []
+        """seq and fields in one slot: None, the seq alone when there are no
+        fields (most events), else a (seq, fields) tuple."""
+        self.message = Messages(self)
         self.sources: list[str] = []
         self.providers: list[str] = []
         self.pods: list[str | None] = [None]
@@ -73,10 +161,10 @@ class LogStore:
     @property
     def end(self) -> int:
         """Id the next row will get."""
-        return self.first + len(self.message)
+        return self.first + len(self.plain)
 
     def __len__(self) -> int:
-        return len(self.message)
+        return len(self.plain)
 
     # --- interning --------------------------------------------------------
 
@@ -115,9 +203,9 @@ class LogStore:
         """
         start = self.end
         ts_a, lv_a, src_a, pod_a, st_a = self.ts, self.level, self.source, self.pod, self.stream
-        msg_a, plain_a, seq_a, f_a = self.message, self.plain, self.seq, self.fields
+        plain_a, col_a, x_a = self.plain, self.colours, self.extra
         counts, pod_counts = self.counts, self.pod_counts
-        n0 = len(msg_a)
+        n0 = len(plain_a)
         src: str | None = None
         src_ix = 0
         pod: str | object | None = _NONE
@@ -146,19 +234,22 @@ class LogStore:
                 pod_a.append(pod_ix)
                 st_a.append(stream_ix)
                 msg = ev.message
-                msg_a.append(msg)
-                plain_a.append(_strip_sgr(msg) if "\x1b" in msg else msg)
-                seq_a.append(ev.seq)
-                f_a.append(ev.fields or _EMPTY)
+                if "\x1b" in msg:
+                    msg, layout = self._split(msg)
+                    col_a.append(layout)
+                else:
+                    col_a.append(None)
+                plain_a.append(msg)
+                x_a.append((ev.seq, ev.fields) if ev.fields else ev.seq)
                 run += 1
         finally:  # the columns stay aligned even if an event is broken
             if run:
                 _count(counts, pod_counts, src, pod, run)
-            added = len(msg_a) - n0
+            added = len(x_a) - n0
             if added:
                 self.kind.extend(bytes(added))  # LOG is 0
             del ts_a[n0 + added :], lv_a[n0 + added :], src_a[n0 + added :], pod_a[n0 + added :], st_a[n0 + added :]
-            del plain_a[n0 + added :]
+            del plain_a[n0 + added :], col_a[n0 + added :]
         self._evict()
         return range(max(start, self.first), self.end)
 
@@ -171,28 +262,51 @@ class LogStore:
         self.source.append(self.source_index(status.source))
         self.pod.append(self.pod_index(status.pod))
         self.stream.append(0)
-        self.message.append(text)
-        self.plain.append(_strip_sgr(text) if "\x1b" in text else text)
-        self.seq.append(None)
-        self.fields.append({"state": str(status.state)})
+        plain, layout = self._split(text)
+        self.plain.append(plain)
+        self.colours.append(layout)
+        self.extra.append((None, {"state": str(status.state)}))
         self._evict()
         return row
 
+    def _split(self, message: str) -> tuple[str, str | None]:
+        plain, layout = split_colours(message)
+        if layout is not None:
+            shared = self._layouts.get(layout)
+            if shared is not None:
+                layout = shared
+            elif len(self._layouts) < _LAYOUTS_KEPT:
+                self._layouts[layout] = layout
+        return plain, layout
+
     def _evict(self) -> None:
-        over = len(self.message) - self.max_lines
+        over = len(self.plain) - self.max_lines
         if over <= 0 or self.readers:
             return
-        n = min(len(self.message), over + self._chunk)
-        for col in (self.ts, self.level, self.kind, self.source, self.pod, self.stream, self.message, self.plain, self.seq, self.fields):
+        n = min(len(self.plain), over + self._chunk)
+        for col in self._columns():
             del col[:n]
         self.first += n
         self.evicted += n
 
     def clear(self) -> None:
-        n = len(self.message)
-        for col in (self.ts, self.level, self.kind, self.source, self.pod, self.stream, self.message, self.plain, self.seq, self.fields):
+        n = len(self.plain)
+        for col in self._columns():
             del col[:]
         self.first += n
+
+    def _columns(self) -> tuple[Any, ...]:
+        return (
+            self.ts,
+            self.level,
+            self.kind,
+            self.source,
+            self.pod,
+            self.stream,
+            self.plain,
+            self.colours,
+            self.extra,
+        )
 
     # --- reading ----------------------------------------------------------
 
@@ -205,6 +319,8 @@ class LogStore:
         lv = self.level[i]
         src = self.source[i]
         ts = datetime.fromtimestamp(self.ts[i], UTC)
+        extra = self.extra[i]
+        seq, fields = extra if type(extra) is tuple else (extra, _EMPTY)
         return LogEvent(
             source=self.sources[src],
             provider=self.providers[src],
@@ -213,8 +329,8 @@ class LogStore:
             level=_LEVELS.get(lv),
             pod=self.pods[self.pod[i]],
             stream=self.streams[self.stream[i]],
-            seq=self.seq[i],
-            fields=dict(self.fields[i]),
+            seq=seq,
+            fields=dict(fields),
             received=ts,
         )
 
@@ -231,7 +347,9 @@ class LogStore:
         return [base + i for i, s in enumerate(self.source) if s in wanted]
 
 
-def _count(counts: dict[str, int], pod_counts: dict[tuple[str, str], int], src: str | None, pod: object, n: int) -> None:
+def _count(
+    counts: dict[str, int], pod_counts: dict[tuple[str, str], int], src: str | None, pod: object, n: int
+) -> None:
     assert src is not None
     counts[src] = counts.get(src, 0) + n
     if isinstance(pod, str):

@@ -239,15 +239,59 @@ def test_plain_column_is_the_message_without_colours_and_stays_aligned_through_e
 
     store = LogStore(max_lines=1000)
     coloured = "\x1b[31mERROR\x1b[0m disk \x1b[1;33mfull\x1b[0m"
+    sent: list[str] = []
     for i in range(3000):
         e = ev(i)
         if i % 3 == 0:
             e.message = coloured
         store.extend([e])
+        sent.append(e.message)
         if i % 500 == 0:
-            store.add_marker(SourceStatus("api", State.GAP, "gap"), "\x1b[2mgap\x1b[0m: lines may be missing")
+            marker = "\x1b[2mgap\x1b[0m: lines may be missing"
+            store.add_marker(SourceStatus("api", State.GAP, "gap"), marker)
+            sent.append(marker)
     assert store.evicted > 0
-    assert len(store.plain) == len(store.message)
+    assert len(store.plain) == len(store.message) == len(store.colours) == len(store.extra)
+    assert store.message == sent[store.evicted :]  # the colours come back exactly where they were
     assert store.plain == [strip_sgr(m) for m in store.message]
-    plain_rows = [p for p, m in zip(store.plain, store.message, strict=True) if p is m]
-    assert len(plain_rows) == sum("\x1b" not in m for m in store.message)  # no copy unless colours
+    layouts = {id(c) for c in store.colours if c is not None}
+    assert len(layouts) == 2  # one shared layout per shape, not a string per row
+    assert sum(c is None for c in store.colours) == sum("\x1b" not in m for m in store.message)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "plain",
+        "",
+        "\x1b[31m",
+        "\x1b[0m\x1b[1m\x1b[0m",
+        "a\x1b[31mb\x1b[0mc",
+        "\x1b[38;2;10;20;30mrgb\x1b[m tail",
+        "\x1b[38:5:196mcolon form\x1b[0m 12\x1b[1m34",
+        "digits 123\x1b[31m456\x1b[0m789",
+        "\u2603 snow \x1b[34m\U0001f600\x1b[0m",
+        "multi\nline \x1b[31mred\nstill\x1b[0m",
+        "\u241b[31m a defused escape stays text",
+    ],
+)
+def test_split_colours_and_paint_are_inverse(message: str) -> None:
+    from logview.store import paint, split_colours
+    from logview.text import strip_sgr
+
+    plain, layout = split_colours(message)
+    assert plain == strip_sgr(message)
+    assert (layout is None) == ("\x1b" not in message)
+    assert paint(plain, layout) == message
+
+
+def test_event_rebuilds_seq_fields_and_colours() -> None:
+    store = LogStore()
+    a, b = ev(1), ev(2)
+    a.seq, a.fields, a.message = "id-1", {"k": "v"}, "\x1b[32mok\x1b[0m"
+    b.seq = 7
+    store.extend([a, b])
+    first, second = store.event(store.first), store.event(store.first + 1)
+    assert (first.seq, first.fields, first.message) == ("id-1", {"k": "v"}, "\x1b[32mok\x1b[0m")
+    assert (second.seq, second.fields, second.message) == (7, {}, b.message)
+    assert store.message[-1] == b.message and store.message[:1] == [a.message]
