@@ -55,9 +55,10 @@ from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
-from itertools import accumulate, chain, compress, islice, repeat
+from itertools import accumulate, chain, compress, repeat
 from operator import add, contains, ge, not_, sub
-from typing import TypeVar
+from types import ModuleType
+from typing import Any, TypeVar
 
 from logview.model import Level
 from logview.store import MARKER, LogStore
@@ -125,15 +126,26 @@ class _TextTerm:
     """The regex as it runs over a joined chunk: it can never match `SEP` and
     its matches never depend on what surrounds them, so a match in the chunk
     is a match in one row. None: not searched that way."""
-    literal: str = ""
-    """Text every match of the regex contains: a joined chunk is searched for
-    it and only the rows holding it are tried with the regex."""
+    literals: tuple[str, ...] = ()
+    """Texts one of which every match of the regex contains (`_literal_plan`):
+    a joined chunk is searched for them and the regex runs only where they are."""
+    prefix: bool = False
+    """Every match starts with one of `literals`: with `blob` set, the regex
+    is only tried at the places they occur."""
+    caseless: bool = False
+    """The regex ignores case: `literals` are lower-case ASCII, searched for in
+    the lower-cased chunk, and only a chunk of ASCII text can use them."""
 
     @property
     def blob_ok(self) -> bool:
         # words and phrases: `in` over the rows' plain texts (kept by the store)
         # beats a joined search that must map every hit back to its row
-        return self.pattern is not None and (self.blob is not None or bool(self.literal))
+        return self.pattern is not None and (self.blob is not None or bool(self.literals))
+
+    @property
+    def lowers(self) -> bool:
+        """`blob_rows` wants the chunk lower-cased."""
+        return self.fold or self.caseless
 
     def test(self, plain: str) -> bool:
         hay = plain.lower() if self.fold else plain
@@ -148,39 +160,78 @@ class _TextTerm:
             return map(self.pattern.search, hay)
         return map(contains, hay, repeat(self.needle))
 
-    def blob_rows(self, hay: str, n: int) -> list[int] | None:
-        """Which of the `n` texts joined by `SEP` into `hay` contain a match
-        (indexes, ascending); None when `hay` turns out to hold more separators
-        than `n - 1` (a text contained one). `hay` is lower-cased when `fold` is set.
+    def blob_rows(self, blob: str, lowered: str | None, texts: list[str]) -> list[int] | None:
+        """Which of `texts` contain a match (indexes, ascending), found in
+        `blob`, the texts joined by `SEP` (`lowered` is `blob.lower()` when
+        `lowers`); None: test them one by one (a text holds `SEP`).
 
-        The regex's required literal is found with one `split`;
-        each hit's row is the number of separators before it, counted between
-        consecutive hits. The regex is then tried on those rows alone. All of
-        it runs in C-level passes: nothing in Python per row or per hit."""
+        With `literals`, `str.find` finds them and the regex runs only where
+        they are (on each row holding one, when they are in many rows); else a
+        blob-safe regex searches the joined text."""
         assert self.pattern is not None  # words and phrases never come here (`blob_ok`)
-        needle = self.literal
-        if not needle:
-            return self._blob_search(hay, n)
-        pieces = hay.split(needle)
-        if len(pieces) == 1:
-            return [] if hay.count(SEP) == n - 1 else None
-        at = list(accumulate(map(add, map(len, islice(pieces, len(pieces) - 1)), chain((0,), repeat(len(needle))))))
-        del pieces
-        rows = list(accumulate(map(hay.count, repeat(SEP), chain((0,), at), at)))
-        if rows[-1] + hay.count(SEP, at[-1]) != n - 1:
+        hay = blob
+        if self.fold:
+            assert lowered is not None
+            hay = lowered
+        find_in: str | None = hay
+        if self.caseless:
+            find_in = lowered if blob.isascii() else None  # ASCII: lower() keeps every position
+        if self.literals and find_in is not None:
+            hits = _positions(find_in, self.literals, int(len(texts) * _DENSE))
+            if hits is not None:
+                return self._verify(hay, hits, texts) if hits else []
+            # in many rows: test the rows one by one, as the literals and the regex see them
+            look = texts if find_in is blob else find_in.split(SEP)
+            rows = texts if hay is blob else look if hay is find_in else hay.split(SEP)
+            return self._dense(look, rows, len(texts))
+        if self.blob is not None:
+            return self._blob_search(hay, len(texts))
+        return None
+
+    def _dense(self, look: list[str], rows: list[str], n: int) -> list[int] | None:
+        """`blob_rows` for literals in many rows: `in` finds the rows holding
+        one (`look`: the texts as the literals see them), the regex runs on
+        those (`rows`: as it sees them); None when a text holds `SEP`."""
+        assert self.pattern is not None
+        if len(look) != n or len(rows) != n:
             return None
-        by_row = dict(zip(rows, at, strict=True))  # one hit per row is enough
-        if len(by_row) * 16 > n:  # many candidates: cheaper to split every row out
-            texts = hay.split(SEP)
-            cand = list(by_row)
-            return list(compress(cand, map(self.pattern.search, map(texts.__getitem__, cand))))
-        hits = list(by_row.values())
-        starts = map(add, map(hay.rfind, repeat(SEP), repeat(0), hits), repeat(1))
-        ends = list(map(hay.find, repeat(SEP), hits))
-        if ends[-1] < 0:
-            ends[-1] = len(hay)
-        rows_text = map(hay.__getitem__, map(slice, starts, ends))
-        return list(compress(by_row, map(self.pattern.search, rows_text)))
+        holds = [compress(range(n), map(contains, look, repeat(lit))) for lit in self.literals]
+        cand = list(holds[0]) if len(holds) == 1 else sorted(set().union(*holds))
+        return list(compress(cand, map(self.pattern.search, map(rows.__getitem__, cand))))
+
+    def _verify(self, hay: str, hits: list[int], texts: list[str]) -> list[int] | None:
+        """The rows of `texts` (joined into `hay`) with a match, given where the
+        literals occur (`hits`, ascending); None when a text holds `SEP`.
+
+        A row is the number of separators before a place, counted between
+        consecutive places; all runs in C-level passes, nothing in Python per hit."""
+        assert self.pattern is not None
+        n = len(texts)
+        if self.prefix and self.blob is not None:
+            # matches can only start at the hits: try the regex right there
+            starts = list(compress(hits, map(self.blob.match, repeat(hay), hits)))
+            marks = [*starts, hits[-1]]
+            rows = list(accumulate(map(hay.count, repeat(SEP), chain((0,), marks), marks)))
+            last = rows.pop()
+            found = list(dict.fromkeys(rows))  # a row may match in several places
+        else:
+            # the regex on each row holding a hit, cut out of the joined text
+            firsts = map(add, map(hay.rfind, repeat(SEP), repeat(0), hits), repeat(1))
+            starts = list(dict.fromkeys(firsts))
+            rows = list(accumulate(map(hay.count, repeat(SEP), chain((0,), starts), starts)))
+            ends = list(map(hay.find, repeat(SEP), starts))
+            if ends[-1] < 0:
+                ends[-1] = len(hay)
+            found = list(compress(rows, map(self.pattern.search, map(hay.__getitem__, map(slice, starts, ends)))))
+            last = rows[-1]
+        # Rows and their ends are right up to the last hit's row exactly when it
+        # ends where the lengths of the texts after it say: a text holding `SEP`
+        # shifts the count, one that lower() grew after it shifts the end.
+        # Rows past it hold no hit.
+        end = hay.find(SEP, hits[-1])
+        if end < 0:
+            end = len(hay)
+        return found if end + sum(map(len, texts[last + 1 :])) + n - 1 - last == len(hay) else None
 
     def _blob_search(self, hay: str, n: int) -> list[int] | None:
         """`blob_rows` for a blob-safe regex without a required literal: search
@@ -293,33 +344,245 @@ def _blob_pattern(body: str, flags: int) -> re.Pattern[str] | None:
         return None
 
 
-def _required_literal(body: str) -> str:
-    """The longest text every match of the regex must contain ("" if none known):
-    a run of literal characters in the pattern's top-level sequence (plain
-    groups included), which is what a match has to spell out in order."""
+def _positions(hay: str, needles: tuple[str, ...], most: int) -> list[int] | None:
+    """Where the needles occur in `hay` (overlaps too), ascending; None past `most`."""
+    out: list[int] = []
+    append, find = out.append, hay.find
+    for needle in needles:
+        at = find(needle)
+        while at >= 0:
+            append(at)
+            if len(out) > most:
+                return None
+            at = find(needle, at + 1)
+    if len(needles) > 1:
+        out.sort()
+    return out
+
+
+_SET_MAX = 16
+"""Most strings the literal analysis lists for what a piece of a regex matches."""
+_CLASS_MAX = 10
+"""Most characters of a class (`[abc]`, `[0-9]`) listed one by one."""
+_REPEAT_MAX = 3
+"""Most repetitions (`x?`, `x{2}`) listed one by one."""
+_SCAN_MAX = 20.0
+"""Most passes over the text (`_scan_cost`) a prefilter may take: past that,
+many short literals, the regex alone is cheaper."""
+_DENSE = 0.25
+"""Hits of the literals in more than this share of a chunk's rows: each row is
+tested with `in` and the regex instead, cheaper than the steps per hit."""
+_OWN_PREFIX = 4
+"""A blob-safe regex starting with one literal shorter than this searches the
+joined text itself: the regex engine finds such a prefix as fast as `find`,
+with no Python step per place it occurs."""
+
+_Choice = tuple[frozenset[str], bool]
+"""Literals one of which every match contains, and whether every match starts with one."""
+_EMPTY: frozenset[str] = frozenset({""})
+
+
+def _scan_cost(lits: frozenset[str]) -> float:
+    """Passes over a chunk's text to find these literals: one `find` pass each,
+    slower for a short needle, which skips less."""
+    return sum(1 + 8 / len(s) for s in lits)
+
+
+def _literal_cost(choice: _Choice) -> float:
+    """Rough cost of filtering a chunk with these literals, in passes over its
+    text: finding them, then the regex on the rows they hit, cheap when it
+    only has to be tried where they start. Logs repeat themselves, so short
+    literals are taken to be common."""
+    lits, prefix = choice
+    share = min(1.0, sum(4 * 0.5 ** len(s) for s in lits))
+    return _scan_cost(lits) + share * (16 if prefix else 48)
+
+
+def _literal_plan(body: str, caseless: bool) -> tuple[tuple[str, ...], bool]:
+    """Literals one of which every match of the regex contains, chosen to make
+    the cheapest prefilter, and whether every match starts with one; `()` when
+    none is known. With `caseless` (the regex ignores case) they are lower-case
+    ASCII, for searching the lower-cased text."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import sre_constants as c
+        import sre_constants
         import sre_parse
 
         try:
             tree = sre_parse.parse(body)
         except (re.error, OverflowError, RecursionError, ValueError, MemoryError):
-            return ""
-    runs: list[str] = [""]
+            return (), False
+        try:
+            exact, choices = _Literals(sre_constants, caseless).seq(tree.data)
+        except RecursionError:
+            return (), False
+    if exact is not None and "" not in exact:
+        choices.append((exact, True))
+    options: list[_Choice] = []
+    for lits, prefix in choices:
+        if any(SEP in s for s in lits):
+            continue
+        # a literal holding another is found through that one (at its start, for `prefix`)
+        kept = frozenset(s for s in lits if not any(t != s and (s.startswith(t) if prefix else t in s) for t in lits))
+        options.append((kept, prefix))
+        common, at_start = _common_part(kept)
+        if len(kept) > 1 and common:
+            options.append((frozenset({common}), prefix and at_start))
+    affordable = [o for o in options if _scan_cost(o[0]) <= _SCAN_MAX]
+    best = min(affordable, key=_literal_cost, default=None)
+    return ((), False) if best is None else (tuple(sorted(best[0])), best[1])
 
-    def walk(items: sre_parse.SubPattern) -> None:
-        for op, arg in items.data:
-            if op is c.LITERAL and isinstance(arg, int):
-                runs[-1] += chr(arg)
-            elif op is c.SUBPATTERN and isinstance(arg, tuple) and not arg[1] and not arg[2]:
-                walk(arg[3])
+
+def _common_part(lits: frozenset[str]) -> tuple[str, bool]:
+    """The longest text in all of `lits` (preferring one they all start with),
+    and whether they all start with it; ("", False) for none or long literals."""
+    first = min(lits, key=len)
+    if len(first) > 64:
+        return "", False
+    for size in range(len(first), 0, -1):
+        parts = [first[i : i + size] for i in range(len(first) - size + 1)]
+        shared = [p for p in parts if all(p in s for s in lits)]
+        if shared:
+            lead = [p for p in shared if all(s.startswith(p) for s in lits)]
+            return (lead[0], True) if lead else (shared[0], False)
+    return "", False
+
+
+def _product(a: frozenset[str], b: frozenset[str]) -> frozenset[str] | None:
+    """Every string of `a` followed by every string of `b`; None when too many."""
+    if len(a) * len(b) > _SET_MAX:
+        return None
+    return frozenset(x + y for x in a for y in b)
+
+
+class _Literals:
+    """Reads a parsed regex (`sre_parse`) for the literals its matches contain.
+
+    Each piece gives `(exact, choices)`: `exact` is every string the piece can
+    match (zero-width assertions match ""), or None when not listed; each
+    choice is a set of literals one of which every match of the piece contains,
+    with whether every match starts with one. A sequence multiplies out the
+    exact sets of consecutive pieces into runs (`colou?r` is {color, colour});
+    an alternation unites its branches. Anything else (`.`, `\\d+`, `x*`,
+    backreferences, a group ignoring case) breaks a run and offers nothing.
+    """
+
+    def __init__(self, consts: ModuleType, caseless: bool) -> None:
+        self.c = consts
+        self.caseless = caseless
+
+    def seq(self, items: Iterable[tuple[Any, Any]]) -> tuple[frozenset[str] | None, list[_Choice]]:
+        choices: list[_Choice] = []
+        run = _EMPTY
+        at_start = True  # `run` starts where the sequence does
+        exact = True
+        for op, arg in items:
+            sub, subs = self.piece(op, arg)
+            if sub is not None:
+                joined = _product(run, sub)
+                if joined is not None:
+                    run = joined
+                    continue
+                _flush(choices, run, at_start)
+                run, at_start = sub, False
             else:
-                runs.append("")
+                _flush(choices, run, at_start)
+                lead = at_start and run == _EMPTY
+                choices += [(lits, prefix and lead) for lits, prefix in subs]
+                run, at_start = _EMPTY, False
+            exact = False
+        if exact:
+            return run, []
+        _flush(choices, run, at_start)
+        return None, choices
 
-    walk(tree)
-    best = max(runs, key=len)
-    return best if SEP not in best else ""
+    def piece(self, op: Any, arg: Any) -> tuple[frozenset[str] | None, list[_Choice]]:
+        c = self.c
+        if op is c.LITERAL:
+            return self.chars([chr(arg)]), []
+        if op is c.IN:
+            return self.chars(self.members(arg)), []
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            return _EMPTY, []
+        if op is c.SUBPATTERN:
+            _group, add_flags, _del_flags, sub = arg
+            if add_flags & c.SRE_FLAG_IGNORECASE and not self.caseless:
+                return None, []
+            return self.seq(sub.data)
+        if op is c.ATOMIC_GROUP:
+            return self.seq(arg.data)
+        if op is c.BRANCH:
+            return self.branch([self.seq(alt.data) for alt in arg[1]])
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            low, high, sub = arg
+            return self.repeat(low, high, *self.seq(sub.data))
+        return None, []
+
+    def members(self, items: list[tuple[Any, Any]]) -> list[str] | None:
+        """The characters of a class, or None when it is negated, has a category or is big."""
+        out: list[str] = []
+        for op, arg in items:
+            if op is self.c.LITERAL:
+                out.append(chr(arg))
+            elif op is self.c.RANGE and arg[1] - arg[0] < _CLASS_MAX:
+                out += map(chr, range(arg[0], arg[1] + 1))
+            else:
+                return None
+        return out
+
+    def chars(self, chars: list[str] | None) -> frozenset[str] | None:
+        if chars is None or len(chars) > _CLASS_MAX:
+            return None
+        if self.caseless:
+            if not all(map(str.isascii, chars)):
+                return None  # ignoring case, `ſ` matches `s` and `K` (Kelvin) matches `k`
+            chars = [ch.lower() for ch in chars]
+        return frozenset(chars)
+
+    def branch(
+        self, alts: list[tuple[frozenset[str] | None, list[_Choice]]]
+    ) -> tuple[frozenset[str] | None, list[_Choice]]:
+        if all(exact is not None for exact, _ in alts):
+            union = frozenset().union(*(exact for exact, _ in alts if exact is not None))
+            if len(union) <= _SET_MAX:
+                return union, []
+        picks: list[_Choice] = []
+        for exact, choices in alts:
+            options = choices + ([(exact, True)] if exact is not None and "" not in exact else [])
+            if not options:
+                return None, []  # a branch with nothing known: the whole offers nothing
+            picks.append(min(options, key=_literal_cost))
+        union = frozenset().union(*(lits for lits, _ in picks))
+        if len(union) > _SET_MAX:
+            return None, []
+        return None, [(union, all(prefix for _, prefix in picks))]
+
+    def repeat(
+        self, low: int, high: int, exact: frozenset[str] | None, choices: list[_Choice]
+    ) -> tuple[frozenset[str] | None, list[_Choice]]:
+        if exact is not None and high <= _REPEAT_MAX:
+            out: set[str] = set()
+            power: frozenset[str] | None = _EMPTY
+            for times in range(high + 1):
+                if power is None:
+                    break
+                if times >= low:
+                    out |= power
+                power = _product(power, exact)
+            else:
+                if len(out) <= _SET_MAX:
+                    return frozenset(out), []
+        if low == 0:
+            return None, []
+        if exact is not None and "" not in exact:
+            choices = [*choices, (exact, True)]
+        return None, choices
+
+
+def _flush(choices: list[_Choice], run: frozenset[str], at_start: bool) -> None:
+    """Keep a finished run of exact pieces as a choice, unless it may be empty."""
+    if "" not in run:
+        choices.append((run, at_start))
 
 
 def _folds(literal: str) -> bool:
@@ -451,8 +714,12 @@ class _Parser:
             raise QueryError(f"invalid regular expression: {e.msg}", pos + 1 + (e.pos or 0)) from None
         except (OverflowError, RecursionError, ValueError, MemoryError) as e:
             raise QueryError(f"invalid regular expression: {e}", pos + 1) from None
-        literal = "" if pattern.flags & re.IGNORECASE else _required_literal(body)
-        self._add(_TextTerm(body, fold, pattern, negated, _blob_pattern(body, flags), literal))
+        caseless = bool(pattern.flags & re.IGNORECASE)
+        literals, prefix = _literal_plan(body, caseless)
+        blob = _blob_pattern(body, flags)
+        if blob is not None and prefix and not caseless and len(literals) == 1 and len(literals[0]) < _OWN_PREFIX:
+            literals = ()
+        self._add(_TextTerm(body, fold, pattern, negated, blob, literals, prefix, caseless and bool(literals)))
 
     def _key(self, m: re.Match[str], start: int, negated: bool) -> int | None:
         """Parse `key:value`; returns the index after it, or None when it is a plain word."""
@@ -721,28 +988,22 @@ class Query:
     def _text_filter(self, store: LogStore, idx: range | list[int]) -> range | list[int]:
         """The rows of `idx` whose plain text passes every text term.
 
-        The chunk's plain texts (the store keeps them without colour codes)
-        are joined by `SEP` into one string and terms search it whole; `texts`,
-        the rows one by one, is made only for the terms that need it."""
-        texts: list[str] | None = _values(store.plain, idx)
-        assert texts is not None
-        blob: str | None = SEP.join(texts) if any(t.blob_ok for t in self._terms) else None
+        Regex terms search the chunk's plain texts (the store keeps them
+        without colour codes) joined by `SEP` into one string, made when the
+        first of them needs it; words and phrases test the texts one by one."""
+        texts = _values(store.plain, idx)
+        blob: str | None = None
         lowered: str | None = None
         last = len(self._terms) - 1
         for n, term in enumerate(self._terms):
             size = len(idx)
             found: list[int] | None = None
-            if blob is not None and size >= BLOB_MIN and term.blob_ok:
-                if term.fold:
-                    if lowered is None:
-                        lowered = blob.lower()
-                    hay = lowered
-                else:
-                    hay = blob
-                found = term.blob_rows(hay, size)
-                if found is None:  # a message holds the separator itself: row by row from here on
-                    blob = lowered = None
-                    texts = list(_values(store.plain, idx))
+            if size >= BLOB_MIN and term.blob_ok:
+                if blob is None:
+                    blob = SEP.join(texts)
+                if lowered is None and term.lowers:
+                    lowered = blob.lower()
+                found = term.blob_rows(blob, lowered, texts)
             if found is not None:
                 if term.negated:
                     mask = bytearray(b"\x01") * size
@@ -752,24 +1013,18 @@ class Query:
                 else:
                     keep = found
             else:
-                if texts is None:
-                    texts, blob, lowered = _split(blob, store, idx)
                 hits: Iterable[object] = term.hits(texts)
                 if term.negated:
                     hits = map(not_, hits)
                 keep = list(compress(range(size), hits))
             if len(keep) == size:
                 continue
-            idx_before = idx
             idx = list(map(idx.__getitem__, keep))
             if not idx:
                 break
             if n < last:
-                if texts is None:
-                    texts, blob, lowered = _split(blob, store, idx_before)
                 texts = list(map(texts.__getitem__, keep))
-                blob = SEP.join(texts) if len(texts) >= BLOB_MIN and blob is not None else None
-                lowered = None
+                blob = lowered = None
         return idx
 
     # --- display ------------------------------------------------------------------
@@ -788,17 +1043,6 @@ class Query:
             else:
                 merged.append((a, b))
         return merged
-
-
-def _split(blob: str | None, store: LogStore, idx: range | list[int]) -> tuple[list[str], str | None, None]:
-    """The plain texts of `idx` one by one, from their joined form when it
-    splits back into as many (else a message holds `SEP`: from the store,
-    and the joined form is given up)."""
-    if blob is not None:
-        texts = blob.split(SEP)
-        if len(texts) == len(idx):
-            return texts, blob, None
-    return list(_values(store.plain, idx)), None, None
 
 
 def _values(col: _Col, cand: range | list[int]) -> _Col:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 
 from logview.model import Level, LogEvent, SourceStatus, State
 from logview.query import Query, QueryError, compile_query
-from logview.store import LogStore
+from logview.store import MARKER, LogStore
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 T0 = NOW - timedelta(hours=1)
@@ -669,3 +671,196 @@ def test_regexes_that_could_cross_rows_are_tested_row_by_row() -> None:
     assert _blob_pattern("a.b", 0) is not None
     for unsafe in ("^a", "a$", r"\bx", "(?<=a)b", "(?!a)", r"\W", "[^a]", r"\x00", "a++", "(?s)a", "(?>a)"):
         assert _blob_pattern(unsafe, 0) is None, unsafe
+
+
+# --- regexes prefiltered by the literals their matches contain ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "caseless", "literals", "prefix"),
+    [
+        (r"(loaded|finished) in \d+\.\d+s", False, ("finished in ", "loaded in "), True),
+        ("timeout", False, ("timeout",), True),
+        (r"\d+ms timeout", False, ("ms timeout",), False),
+        (r"(error|warn(ing)?) \d+", False, ("error ", "warn ", "warning "), True),
+        (r"\bconnection reset\b", False, ("connection reset",), True),
+        ("Disk (full|quota)", True, ("disk full", "disk quota"), True),
+        ("(?i:conn)ection refused", False, ("ection refused",), False),
+        ("éclair", True, ("clair",), False),  # ignoring case, only ASCII literals are sure
+        (r"x?|\d", False, (), False),
+        ("a.b", False, ("a",), True),
+        ("[a-d][a-d]", False, (), False),  # sixteen short literals: more passes than the regex is worth
+        ("x(loaded|finished.)", False, ("finished", "loaded"), False),
+        ("(?:abc){2}", False, ("abcabc",), True),
+    ],
+)
+def test_literal_plan_finds_what_every_match_contains(
+    body: str, caseless: bool, literals: tuple[str, ...], prefix: bool
+) -> None:
+    from logview.query import _literal_plan
+
+    assert _literal_plan(body, caseless) == (literals, prefix)
+
+
+REGEX_LITERALS = [
+    "a", "b", "ab", "ba", "in ", "ok", "A", "B", "é", "É", "İ", "ı", "ſ", "k", "K", "σ", "Σ", "ς", " ", "\n", r"\.",
+]  # fmt: skip
+REGEX_OTHERS = [
+    ".", r"\d", r"\w", r"\s", r"\S", "[ab]", "[a-c]", "[^a]", "[A-B]", "^", "$", r"\b", r"\B", r"\x00", r"\Z",
+    "(?<=a)", "(?<!b)",
+]  # fmt: skip
+REGEXES = st.recursive(
+    st.sampled_from(REGEX_LITERALS * 3 + REGEX_OTHERS),  # mostly literals, so that prefilters are built
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=2, max_size=4).map("".join),
+        st.lists(inner, min_size=2, max_size=4).map("".join),
+        st.lists(inner, min_size=2, max_size=3).map(lambda alts: "(" + "|".join(alts) + ")"),
+        st.tuples(inner, st.sampled_from(["?", "*", "+", "{2}", "{1,3}", "{0,2}", "??", "+?", "++"])).map(
+            lambda t: f"(?:{t[0]}){t[1]}"
+        ),
+        st.tuples(st.sampled_from(["(?=", "(?!", "(?i:", "(?>", "("]), inner).map(lambda t: f"{t[0]}{t[1]})"),
+        st.tuples(inner, st.integers(0, 999)).map(lambda t: f"(?P<g{t[1]}>{t[0]})(?P=g{t[1]})"),
+    ),
+    max_leaves=10,
+)
+REGEX_TEXT = st.lists(
+    st.sampled_from([
+        "a", "b", "ab", "ba", "in ", "ok", "A", "B", "AB", "In ", "OK", "é", "É", "İ", "ı", "ſ", "s", "S", "k", "K",
+        "σ", "Σ", "ς", " ", ".", "1", "\n", "\x00", "\x1b[31m", "\x1b[0m", "\t",
+    ]),
+    max_size=10,
+).map("".join)  # fmt: skip
+
+
+def _compiles(body: str, flags: int = 0) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            re.compile(body, flags)
+    except re.error:
+        return False
+    return True
+
+
+FLAT_REGEXES = st.lists(st.sampled_from(REGEX_LITERALS + REGEX_OTHERS), min_size=1, max_size=5).map("".join)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(st.one_of(REGEXES, FLAT_REGEXES), st.booleans(), st.data())
+def test_every_match_contains_one_of_the_literals(body: str, caseless: bool, data: st.DataObject) -> None:
+    """What the literal analysis promises, for every set it offers and the one
+    `_literal_plan` picks, holds for a match starting anywhere (ignoring case:
+    in ASCII text)."""
+    from logview import query as query_module
+
+    flags = re.IGNORECASE if caseless else 0
+    if not _compiles(body, flags):
+        return
+    pattern = re.compile(body, flags)
+    matching = st.from_regex(pattern).map(lambda t: t[:30])  # short: nested repeats backtrack a lot
+    texts = data.draw(st.lists(st.one_of(REGEX_TEXT, matching), min_size=1, max_size=4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import sre_constants
+        import sre_parse
+
+        exact, offers = query_module._Literals(sre_constants, caseless).seq(sre_parse.parse(body).data)
+    if exact is not None and "" not in exact:
+        offers.append((exact, True))
+    literals, prefix = query_module._literal_plan(body, caseless)
+    if literals:
+        offers.append((frozenset(literals), prefix))
+    for text in texts:
+        if caseless and not text.isascii():
+            continue
+        for start in range(len(text) + 1):
+            m = pattern.match(text, start)
+            if m is None:
+                continue
+            got = m.group().lower() if caseless else m.group()
+            if exact is not None:
+                assert got in exact, (body, text, start, exact)
+            for lits, starts in offers:
+                assert any(lit in got for lit in lits), (body, text, start, lits)
+                if starts:
+                    assert any(got.startswith(lit) for lit in lits), (body, text, start, lits)
+
+
+def _smart_case_search(body: str, forced: bool, plain: str) -> bool:
+    """The regex term's meaning, naively: smart case as the module docstring says."""
+    letters = re.sub(r"\\.|\(\?P<[^>]*>|\(\?P=[^)]*\)", "", body, flags=re.S)
+    fold = any(c.islower() for c in letters) and not any(c.isupper() for c in letters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return (
+            re.search(body, plain.lower() if fold else plain, re.IGNORECASE if forced and not fold else 0) is not None
+        )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(
+    REGEXES,
+    st.sampled_from(["", "i", "-"]),
+    st.integers(1, 50),
+    st.booleans(),
+    st.sampled_from([0.0, 0.25, 1e9]),
+    st.data(),
+)
+def test_regex_filter_equals_a_naive_search_row_by_row(
+    body: str, form: str, chunk: int, own_prefix: bool, dense: float, data: st.DataObject
+) -> None:
+    """Random regexes over rows that match them or not (cases, non-ASCII,
+    colours, newlines, separators inside messages) agree with `re.search` on
+    each row's plain text, through the joined search with or without literal
+    prefilters."""
+    from logview import query as query_module
+
+    if not _compiles(body, re.IGNORECASE if form == "i" else 0):
+        return
+    matching = st.from_regex(re.compile(body, re.IGNORECASE if form == "i" else 0)).map(lambda t: t[:30])
+    messages = data.draw(st.lists(st.one_of(REGEX_TEXT, matching, matching.map(str.upper)), max_size=40))
+    text = f"-/{body}/" if form == "-" else f"/{body}/{form}"
+    store = build_texts(messages)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(query_module, "BLOB_MIN", 1)
+        mp.setattr(query_module, "_DENSE", dense)  # every chunk dense, as it comes, or never dense
+        if not own_prefix:
+            mp.setattr(query_module, "_OWN_PREFIX", 0)
+        query = compile_query(text, now=NOW)
+        got = query.filter(store, chunk_size=chunk)
+    rows = [r for r in store.rows() if store.kind[r - store.first] != MARKER]
+    expected = [r for r in rows if _smart_case_search(body, form == "i", store.plain[r - store.first]) != (form == "-")]
+    assert [r for r in got if r in rows] == expected
+
+
+def test_literal_prefilter_over_many_rows_equals_the_reference() -> None:
+    """The benchmark's kind of regex over enough rows for the joined search, with
+    matches in every case, near misses, dense and sparse stretches."""
+    from logview import query as query_module
+
+    messages = []
+    for i in range(6000):
+        kind = i % 6 if i < 3000 else (0 if i % 2 else 5) if i < 5000 else i % 7
+        messages.append(
+            [
+                f"model loaded in {i % 13}.{i % 7}s",
+                f"Finished In {i}.5s total",
+                f"finished in {i}s",  # no fraction: a near miss
+                f"step {i} loaded in 3.x",
+                f"LOADED IN 0.{i}S\nsecond line",
+                f"idle {i}",
+                "upload İ finished in 1.0s",  # lower() grows this text
+            ][kind]
+        )
+    messages[4444] = "finished in 2.5s\x00loaded in 1.0s"
+    messages[2222] = "bananana5"  # a match where the literal overlaps itself
+    store = build_texts(messages)
+    for text in (r"/(loaded|finished) in \d+\.\d+s/", r"-/(loaded|finished) in \d+\.\d+s/", r"/(Loaded|finished) in \d+/",
+                 r"/(LOADED|FINISHED) IN \d/i", r"/\d+ms|in \d+\.\d+s/", r"/^(model|step) \d*/", "/total$/", r"/anana\d/"):  # fmt: skip
+        query = compile_query(text, now=NOW)
+        expected = [r for r in store.rows() if query.matches_row(store, r)]
+        for dense in (0.0, 0.25, 1e9):  # the literals' hits found as dense, as they are, never dense
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(query_module, "_DENSE", dense)
+                assert query.filter(store) == expected, text
+                assert query.filter(store, chunk_size=1000) == expected, text
