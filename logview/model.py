@@ -1,16 +1,19 @@
 """The one event model every source is turned into.
 
 `LogEvent` is a log record, `SourceStatus` a change in a source's (or pod's)
-state. Both are small slotted dataclasses: they are created per line on the hot
-path, so they carry no validation; the wire payloads are validated where they
-are decoded.
+state. Both are msgspec structs: created per line on the hot path, they are
+built in C (a third of a slotted dataclass's cost), carry no validation (the
+wire payloads are validated where they are decoded), and are not tracked by
+the garbage collector (`gc=False`: they never hold a cycle), so a flood of
+events, each alive for a batch, adds nothing to the collector's passes.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from msgspec import Struct, field
 
 
 class Level(enum.IntEnum):
@@ -46,8 +49,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(slots=True)
-class LogEvent:
+class LogEvent(Struct, gc=False):
     """One log record, whatever its origin."""
 
     source: str
@@ -62,8 +64,7 @@ class LogEvent:
     received: datetime = field(default_factory=utcnow)
 
 
-@dataclass(slots=True)
-class SourceStatus:
+class SourceStatus(Struct, gc=False):
     """A state change of a source, or of one pod of it when `pod` is set.
 
     `message` is a complete sentence meant for a person ("wrong API key: set

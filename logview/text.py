@@ -159,27 +159,65 @@ def detect_level(text: str) -> Level | None:
     Python traceback. Lower-case words elsewhere never count, so "no error
     found" stays unlevelled: a wrong level misleads more than a missing one.
     The token right after a line's timestamp wins over a keyed field, which
-    wins over capitals later in the line.
+    wins over capitals later in the line. Colour codes are read through.
     """
     head = text[:200]
-    if (
-        head.islower()
-        and ":" not in head
-        and "[" not in head
-        and "<" not in head
-        and "lev" not in head
-        and "lvl" not in head
-        and "sever" not in head
-        and "@l" not in head
-    ):
-        # Every form `_detect` reads needs a capital, a colon, a bracket or a level key.
-        return None
-    return _detect(text, head)
-
-
-def _detect(text: str, head: str) -> Level | None:
     if "\x1b" in head:
         head = _SGR_RE.sub("", text[:400])[:200]
+    return _detect(head) if _may_have_level(head) else None
+
+
+def _kinds_table() -> bytes:
+    """What `_may_have_level` sees of each UTF-8 byte (as an ASCII character).
+
+    `U` and `l` an ASCII capital and small letter, `[` a `[` or `<`, `:` and
+    `=` themselves, `q` a quote, whitespace, or any non-ASCII byte (it may be
+    part of a Unicode space). Other bytes stay as they are: none of them is
+    one of these letters.
+    """
+    upper, lower = bytes(range(ord("A"), ord("Z") + 1)), bytes(range(ord("a"), ord("z") + 1))
+    quote_or_space = b"\"' \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f" + bytes(range(0x80, 0x100))
+    return bytes.maketrans(
+        upper + lower + b"[<:=" + quote_or_space,
+        b"U" * 26 + b"l" * 26 + b"[[:=" + b"q" * len(quote_or_space),
+    )
+
+
+_KINDS = _kinds_table()
+_UPPER_HINT = re.compile("TRAC|TRC|DEB|DBG|INF|NOTICE|WARN|WRN|ERR|EROR|SEVERE|FATA|FTL|CRIT|PANI")
+"""A piece of every capitalised level word."""
+
+
+def _may_have_level(head: str) -> bool:
+    """False only when none of the forms `_detect` reads can be in `head` (after SGR).
+
+    Most lines carry no level; this tells them apart with a few C-level
+    scans over a one-character-per-byte picture of the head, where the
+    regexes of `_detect` cost several times more. (A `str` picture: `in`
+    on bytes is several times slower.)
+    """
+    kinds = head.encode("utf-8", "surrogatepass").translate(_KINDS).decode("ascii")
+    if "[" in kinds:  # `[warn]`, `<info>`
+        return True
+    if "UUU" in kinds and _UPPER_HINT.search(head):  # `ERROR`, `WARN`...
+        return True
+    if ":" in kinds:
+        if "q:" in kinds:  # a quoted key: `"level":`, `'severity' :`
+            return True
+        if kinds[:1] not in ("U", "l"):  # a timestamp (or spaces) first: the head's word is further on
+            return True
+        if kinds.lstrip("Ul")[:1] == ":":  # `error: x`, `WARNING:root:`
+            return True
+        if head.startswith("Traceback") or head[1:2].isdigit():  # a traceback, klog `E0102 10:00:00`
+            return True
+    if "=" in kinds:  # `level=error` (casefold: `(?i:...)` also takes `ſ` for `s`)
+        low = head.casefold()
+        return "lev" in low or "lvl" in low or "sever" in low
+    return False
+
+
+def _detect(head: str) -> Level | None:
+    """The level in a head (the first 200 characters, colour codes removed)."""
     m = _GO_KLOG_RE.match(head)
     if m:
         return _KLOG[m.group(1)]
@@ -271,14 +309,7 @@ def parse_ts(value: str | None) -> datetime | None:
     """
     if not value or not isinstance(value, str) or len(value) > 64:
         return None
-    if (
-        len(value) > 20
-        and value[-1] == "Z"
-        and value[19] == "."
-        and value[10] == "T"
-        and value[4] == value[7] == "-"
-        and value[13] == value[16] == ":"
-    ):
+    if value[-1] == "Z" and value[4:20:3] == "--T::.":  # the punctuation at 4, 7, 10, 13, 16 and 19
         # The common `YYYY-MM-DDTHH:MM:SS.fffZ`, in C; what it refuses (a leap second) goes the long way.
         frac = value[20:-1]
         if frac.isdigit() and frac.isascii():
@@ -307,7 +338,7 @@ def split_leading_ts(text: str) -> tuple[datetime | None, str]:
     pre, post = m.group("pre"), m.group("post")
     reset = _RESET_RE.match(post)
     keep = post[reset.end() :] if pre and reset else pre + post
-    return ts, keep + text[m.end():].lstrip(" \t")
+    return ts, keep + text[m.end() :].lstrip(" \t")
 
 
 def format_ts(dt: datetime) -> str:

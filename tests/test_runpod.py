@@ -7,6 +7,7 @@ compares what the adapter yielded with what the server sent.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -23,7 +24,7 @@ from logview.model import Item, Level, LogEvent
 from logview.providers.runpod import RunPodProvider
 from logview.sim.runpod import ENDPOINT_ID, TERMINATED, WORKERS, RunPodRecord, RunPodSim
 from logview.sim.server import DEMO_KEYS, Simulator
-from logview.sse import SSEDecoder
+from logview.sse import SSEDecoder, SSEvent
 from logview.text import detect_level, parse_ts, sanitize
 
 KEY = DEMO_KEYS["runpod"]
@@ -310,14 +311,18 @@ class RedirectServer:
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.requests.append(await reader.readuntil(b"\r\n\r\n"))
         location = f"Location: {self.location}\r\n" if self.location is not None else ""
-        writer.write(f"HTTP/1.1 {self.status} Moved\r\n{location}Content-Length: 0\r\nConnection: close\r\n\r\n".encode())
+        writer.write(
+            f"HTTP/1.1 {self.status} Moved\r\n{location}Content-Length: 0\r\nConnection: close\r\n\r\n".encode()
+        )
         await writer.drain()
         writer.close()
 
 
 async def redirected(status: int, location: str | None) -> tuple[str, RedirectServer]:
     async with RedirectServer(status, location) as server, httpx.AsyncClient(follow_redirects=False) as client:
-        spec = RunPodSource(provider="runpod", name="sdxl", base_url=server.url, endpoint_id=ENDPOINT_ID, worker_id=WORKERS[0])
+        spec = RunPodSource(
+            provider="runpod", name="sdxl", base_url=server.url, endpoint_id=ENDPOINT_ID, worker_id=WORKERS[0]
+        )
         with pytest.raises(FatalSourceError) as err:
             await one_connection(RunPodProvider(spec, client, KEY))
     return str(err.value), server
@@ -343,3 +348,82 @@ async def test_a_relative_redirect_names_the_same_host() -> None:
 async def test_a_redirect_without_a_usable_location_still_says_what_to_do(location: str | None) -> None:
     message, _ = await redirected(302, location)
     assert "without a usable Location" in message and "base_url" in message
+
+
+# --- the fast paths agree with the plain ones ---------------------------------------
+
+_JSON_VALUES = st.sampled_from(
+    [
+        *('"a"', '"é"', '"\\u001b]0;x\\u0007"', '"\\ud800"', "null", "5", "[]", '{"y": null}', "NaN", "1e999"),
+        *('"2026-06-01T12:05:04.5Z"', '"2026-06-01T12:05:60Z"', '"nope"', '"\x01"'),
+    ]
+)
+_OBJECTS = st.lists(st.tuples(st.sampled_from(["line", "source", "ts", "n"]), _JSON_VALUES), max_size=5).map(
+    lambda kv: "{" + ", ".join(f'"{k}": {v}' for k, v in kv) + "}"
+)
+_PAYLOADS = st.one_of(
+    _OBJECTS,
+    _OBJECTS.map(lambda s: f" {s}\t"),
+    _OBJECTS.map(lambda s: s[:-1]),
+    _OBJECTS.map(lambda s: s + " x"),
+    _OBJECTS.map(lambda s: f"[{s}]"),
+    st.text(max_size=20),
+)
+"""Payloads right and wrong in every way: types, duplicate keys, NaN, lone surrogates, junk around them."""
+
+
+@settings(max_examples=500, deadline=None)
+@given(_PAYLOADS)
+def test_the_fast_decoder_gives_what_json_gives(data: str) -> None:
+    """msgspec reads the payload when it can; what it gives (or refuses) must match the json reading."""
+    provider = make(None, None)
+    ev = SSEvent("message", data, "2026-06-01T12:05:04Z/000000000042", None)
+    now = parse_ts("2026-06-01T13:00:00Z")
+    assert provider.decode(ev, now) == provider._decode_json(ev, now)
+
+
+_IDS = st.sampled_from(
+    [
+        None,
+        "2026-06-01T12:05:04Z/000000000001",
+        "2026-06-01T12:05:04Z/000000000002",
+        "2026-06-01T12:05:05Z/000000000003",
+        "2026-06-01T12:05:04Z",
+        "2026-06-01T12:05:05Z",
+        "opaque",
+        "x/1",
+    ]
+)
+_TIMES = st.sampled_from([None, "2026-06-01T12:05:04.1Z", "2026-06-01T12:05:04.2Z", "2026-06-01T12:05:06Z", "bad"])
+_FRAMES = st.lists(
+    st.builds(
+        lambda id_, ts, n: SSEvent("message", json.dumps({"line": f"l{n}", "ts": ts}), id_, None),
+        _IDS,
+        _TIMES,
+        st.integers(0, 3),
+    ),
+    max_size=14,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_FRAMES, st.data())
+def test_the_resume_state_is_the_same_however_the_records_are_chunked(
+    frames: list[SSEvent], data: st.DataObject
+) -> None:
+    """Worked out once per chunk from its end, the cursor must be what record-by-record books would give."""
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(frames)), max_size=4)))
+    chunked, single = make(None, None), make(None, None)
+    for a, b in itertools.pairwise([0, *cuts, len(frames)]):
+        chunked.decode_frames(frames[a:b])
+    for ev in frames:
+        single.decode_frames([ev])
+
+    def state(p: RunPodProvider) -> tuple[Any, ...]:
+        return (p._cursor, p._last_ts, p._last_pos, p._at_last, p._delivered)
+
+    assert state(chunked) == state(single)
+    # a resumed connection replaying the last records drops the same ones either way
+    chunked._boundary = single._boundary = True
+    replay = frames[-3:]
+    assert [e.seq for e in chunked.decode_frames(replay)] == [e.seq for e in single.decode_frames(replay)]

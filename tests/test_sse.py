@@ -349,3 +349,26 @@ def test_whole_frames_decode_as_the_line_by_line_path_does(stream: str, data: st
         want = [e for i in range(len(raw)) for e in byte_wise.feed(raw[i : i + 1])]
         assert got == want
         assert (chunked.last_id, chunked.retry) == (byte_wise.last_id, byte_wise.retry)
+
+
+_RAW_VALUE = st.binary(max_size=10).map(lambda b: b.replace(b"\n", b"").replace(b"\r", b""))
+_RAW_COMMON = st.tuples(_RAW_VALUE, _RAW_VALUE).map(lambda iv: b"id: " + iv[0] + b"\ndata: " + iv[1] + b"\n\n")
+"""Whole frames with any bytes in them: bad UTF-8, NUL, cut characters."""
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_RAW_COMMON, _RAW_COMMON, _NEAR.map(str.encode)), max_size=12).map(b"".join), st.data())
+def test_runs_of_frames_with_any_bytes_decode_as_one_frame_at_a_time_does(raw: bytes, data: st.DataObject) -> None:
+    """A run of whole frames is decoded as one piece of text: each id and data must still come out as alone."""
+    cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=4))
+    chunked = SSEDecoder()
+    got = [e for c in split_at(raw, cuts) for e in chunked.feed(c)]
+    byte_wise = SSEDecoder()
+    want = [e for i in range(len(raw)) for e in byte_wise.feed(raw[i : i + 1])]
+    assert got == want
+    assert chunked.last_id == byte_wise.last_id
+
+
+def test_a_run_of_frames_keeps_each_bad_byte_to_its_own_field() -> None:
+    events = decode(b"id: 1\xe2\ndata: \xe2\x82\n\nid: 2\ndata: ok \xff\n\nid: \xf0\x9f\x98\x80\ndata: \xc3\xa9\n\n")
+    assert [(e.id, e.data) for e in events] == [("1\ufffd", "\ufffd"), ("2", "ok \ufffd"), ("😀", "é")]

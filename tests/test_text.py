@@ -11,6 +11,10 @@ from hypothesis import strategies as st
 
 from logview.model import Level
 from logview.text import (
+    _SGR_RE,
+    _TS_RE,
+    _detect,
+    _from_match,
     decode_bytes,
     detect_level,
     format_ts,
@@ -97,7 +101,7 @@ TRACING_ANSI = (
         ("panic: runtime error: index out of range", Level.FATAL),
         ("npm ERR! code E404", Level.ERROR),
         ('ERRO[0003] upload failed  error="reset"', Level.ERROR),
-        ("Traceback (most recent call last):\n  File \"x.py\", line 1", Level.ERROR),
+        ('Traceback (most recent call last):\n  File "x.py", line 1', Level.ERROR),
     ],
 )
 def test_detect_level_recognises_common_logger_formats(text: str, level: Level) -> None:
@@ -144,6 +148,27 @@ def test_detect_level_prefers_the_level_key_over_capitals_in_the_message() -> No
 @given(st.text(max_size=300))
 def test_detect_level_is_total(text: str) -> None:
     assert detect_level(text) in (None, *Level)
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("10:00:00-ERROR x", Level.ERROR),
+        ("2024-01-02T10:00:00ZERROR x", Level.ERROR),
+        ('"level" : "warn"', Level.WARN),
+        ('x "level"\u3000: "warn"', Level.WARN),
+        ('{"level":50}', Level.ERROR),
+        ("I0102 10:00:00.000 x", Level.INFO),
+        ("  error: x", Level.ERROR),
+        ("Warning: low disk", Level.WARN),
+        ("[12:00:00] <info> x", Level.INFO),
+        ("msg lvl=debug", Level.DEBUG),
+        ("\x1b[31mERROR\x1b[0m x", Level.ERROR),
+        ("E\x1b[0mRROR x", Level.ERROR),
+    ],
+)
+def test_detect_level_finds_the_forms_its_quick_look_must_let_through(text: str, level: Level) -> None:
+    assert detect_level(text) is level
 
 
 # --- parse_ts -------------------------------------------------------------------
@@ -200,9 +225,7 @@ def test_parse_ts_returns_none_for_non_timestamps(value: str | None) -> None:
     assert parse_ts(value) is None
 
 
-_OFFSETS = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(
-    lambda m: timezone(timedelta(minutes=m))
-)
+_OFFSETS = st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59).map(lambda m: timezone(timedelta(minutes=m)))
 
 
 @FAST
@@ -361,9 +384,35 @@ def test_sanitize_defuses_known_terminal_injections(payload: str) -> None:
 
 _NASTY = st.sampled_from(
     [
-        "\x1b", "\x1b[", "\x1b]", "\x1bP", "\x1b\\", "\x07", "\x9b", "\x9c", "\x9d", "\r", "\r\n", "\n", "\t",
-        "\x00", "\x7f", "\x85", "\u202e", "\u2066", "\u200f", "\ud800", "m", ";", "31", "0", "[", "?2004h",
-        "\x1b[0m", "\x1b[1;31m", "\x1b[38:5:1m",
+        "\x1b",
+        "\x1b[",
+        "\x1b]",
+        "\x1bP",
+        "\x1b\\",
+        "\x07",
+        "\x9b",
+        "\x9c",
+        "\x9d",
+        "\r",
+        "\r\n",
+        "\n",
+        "\t",
+        "\x00",
+        "\x7f",
+        "\x85",
+        "\u202e",
+        "\u2066",
+        "\u200f",
+        "\ud800",
+        "m",
+        ";",
+        "31",
+        "0",
+        "[",
+        "?2004h",
+        "\x1b[0m",
+        "\x1b[1;31m",
+        "\x1b[38:5:1m",
     ]
 )
 _HOSTILE_TEXT = st.lists(st.one_of(_NASTY, st.text(max_size=4)), max_size=40).map("".join)
@@ -443,19 +492,46 @@ _COMMON_TS = st.builds(
 )
 
 
-@given(st.one_of(_COMMON_TS, _COMMON_TS.map(lambda v: v.replace(".", ".\u0661", 1)), st.from_regex(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d*Z?", fullmatch=True)))
-def test_parse_ts_fast_path_agrees_with_the_full_parser(value: str) -> None:
-    from logview.text import _TS_RE, _from_match
+_TS_BITS = st.sampled_from([*"0123456789-T:.Zz +/,t\u0663", "60", "2026-11-23", "T17:02:36", ".281077"])
+"""Pieces of timestamps, and what breaks them, to build near misses of the fast path's form."""
 
-    m = _TS_RE.fullmatch(value.strip())
+
+@given(
+    st.one_of(
+        _COMMON_TS,
+        _COMMON_TS.map(lambda v: v.replace(".", ".\u0661", 1)),
+        st.from_regex(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d*Z?", fullmatch=True),
+        st.lists(_TS_BITS, max_size=12).map("".join),
+    )
+)
+def test_parse_ts_fast_path_agrees_with_the_full_parser(value: str) -> None:
+    m = _TS_RE.fullmatch(value.strip()) if len(value) <= 64 else None
     assert parse_ts(value) == (_from_match(m) if m else None)
 
 
 _LOWER = st.text(st.characters(exclude_categories=["Cs", "Lu", "Lt"]), max_size=80)
+_LEVEL_BITS = st.sampled_from(
+    [
+        *("error", "ERROR", "Error", "ERRO", "ERR", "warn", "WARNING", "info", "INFO", "DBG", "FTL", "panic"),
+        *("Trace", "TRACE", "notice", "Critical", "fatal", "level", "LEVEL", "lvl", "severity", "ſeverity", "@l"),
+        *("'", '"', ":", "=", " ", "\t", "\u3000", "\x1c", "[", "]", "<", ">", "{", ",", "|", "-", ".", "/", "!"),
+        *("2024-01-02T10:00:00Z", "10:00:00", "E0102 10:00:00", "I0102", "Traceback (most recent call last):"),
+        *("\x1b[31m", "\x1b[0m", "x", "GPU", "POST", "30", "50", "0", "é", "ı", "\ud800"),
+    ]
+)
+"""Pieces of the forms `_detect` reads, and of near misses, to build lines for its shortcut."""
 
 
-@given(st.one_of(_LOWER, st.text(max_size=80), _LOWER.map(lambda t: "level " + t)))
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.one_of(
+        _LOWER,
+        st.text(max_size=80),
+        _LOWER.map(lambda t: "level " + t),
+        st.lists(_LEVEL_BITS, max_size=10).map("".join),
+    )
+)
 def test_detect_level_shortcut_never_changes_the_answer(text: str) -> None:
-    from logview.text import _detect
-
-    assert detect_level(text) == _detect(text, text[:200])
+    """Most lines skip the full reading (`_detect`) after a cheap look; that look must never be wrong."""
+    head = _SGR_RE.sub("", text[:400])[:200] if "\x1b" in text[:200] else text[:200]
+    assert detect_level(text) == _detect(head)
