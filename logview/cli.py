@@ -32,16 +32,15 @@ config: --config FILE, else $LOGVIEW_CONFIG, else $XDG_CONFIG_HOME/logview/confi
 """
 
 
-def _import_config() -> None:
-    """Import the pydantic-based config without pydantic's plugin discovery,
-    which scans every installed package's entry points (~30 ms of start-up)
-    for plugins logview never uses. The variable is put back for children."""
-    if "logview.config" in sys.modules:
-        return
+@contextlib.contextmanager
+def _without_pydantic_plugins() -> Iterator[None]:
+    """Pydantic looks for plugins, in every installed package's entry points
+    (~15 ms), whenever it builds a validator, unless told not to; logview uses
+    none. The variable is put back for child processes."""
     before = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
     os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
     try:
-        import logview.config  # noqa: F401
+        yield
     finally:
         if before is None:
             del os.environ["PYDANTIC_DISABLE_PLUGINS"]
@@ -71,11 +70,16 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, a
     _common(main)
     main.add_argument("--theme", default=None, help="theme name (see README, Themes)")
     tail = argparse.ArgumentParser(
-        prog="logview tail", description="Stream events to stdout, statuses to stderr.", epilog=EPILOG, formatter_class=fmt
+        prog="logview tail",
+        description="Stream events to stdout, statuses to stderr.",
+        epilog=EPILOG,
+        formatter_class=fmt,
     )
     _common(tail)
     tail.add_argument("--format", choices=["text", "jsonl"], default="text", help="output format (default text)")
-    server = argparse.ArgumentParser(prog="logview demo-server", description="Run the simulator of all five APIs on loopback.")
+    server = argparse.ArgumentParser(
+        prog="logview demo-server", description="Run the simulator of all five APIs on loopback."
+    )
     server.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     server.add_argument("--rate", type=float, default=8.0, help="lines per second per source")
     server.add_argument("--seed", type=int, default=7)
@@ -92,7 +96,7 @@ def build_parsers() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser, a
 
 def resolve_sources(settings: Settings, args: Sequence[str], demo_specs: Sequence[Any] = ()) -> list[Any]:
     """Configured sources, narrowed to the named ones, plus URIs from the command line."""
-    from logview.config import finalize_names, parse_source_uri  # pydantic: not for `--version`
+    from logview.config import finalize_names, parse_source_uri
 
     configured = list(settings.sources) + list(demo_specs)
     by_name = {s.name: s for s in configured}
@@ -126,7 +130,8 @@ def _start_demo(rate: float, seed: int) -> tuple[Any, list[Any]]:
 
 
 def _load(ns: argparse.Namespace) -> tuple[Settings, list[Any], Any]:
-    _import_config()
+    from dataclasses import replace
+
     from logview.config import config_path, load_settings
 
     settings = load_settings(config_path(ns.config))
@@ -135,7 +140,7 @@ def _load(ns: argparse.Namespace) -> tuple[Settings, list[Any], Any]:
     if ns.max_lines is not None:
         if ns.max_lines < 1000:
             raise ConfigError("--max-lines must be at least 1000")
-        settings = settings.model_copy(update={"max_lines": ns.max_lines})
+        settings = replace(settings, max_lines=ns.max_lines)
     sim = None
     demo: list[Any] = []
     if ns.demo:
@@ -155,7 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["tail"]:
             ns = tail_p.parse_args(argv[1:])
-            _, specs, sim = _load(ns)
+            with _without_pydantic_plugins():
+                _, specs, sim = _load(ns)
             from logview.tail import run_tail
 
             try:
@@ -168,8 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv[:1] == ["demo-server"]:
             return _demo_server(server_p.parse_args(argv[1:]))
         ns = main_p.parse_args(argv)
-        settings, specs, sim = _load(ns)
-        from logview.ui.app import run_app
+        with _without_pydantic_plugins():
+            settings, specs, sim = _load(ns)
+            _read_ends_ahead(specs)
+            _import_adapters(specs)
+            from logview.ui.app import run_app
 
         try:
             with _sigterm_as_sigint():
@@ -183,6 +192,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _read_ends_ahead(specs: Sequence[Any]) -> None:
+    """Start reading the ends of big files now, while the UI loads (~0.5 s): the
+    TUI shows a file's end first (see `FileProvider.tail_first`), and what that
+    takes, counting the lines before the end, is then done when it connects."""
+    paths = [spec.path for spec in specs if spec.provider == "file"]
+    if paths:
+        from logview.providers.local import read_end_ahead
+
+        for path in paths:
+            read_end_ahead(path)
+
+
+def _import_adapters(specs: Sequence[Any]) -> None:
+    """Import the sources' adapters (and the HTTP client they share) before the UI.
+
+    The stream's thread would import them while the UI draws its first frame:
+    there, every file an import reads hands the GIL to the UI thread and waits
+    to get it back, so the same imports take several times as long.
+    """
+    from logview.providers import provider_class
+
+    for kind in {spec.provider for spec in specs}:
+        provider_class(kind)
+    if any(spec.provider not in ("file", "stdin") for spec in specs):
+        import httpx  # noqa: F401
 
 
 @contextlib.contextmanager

@@ -1,40 +1,105 @@
 """Sources and settings: the TOML config file, source URIs, credentials.
 
-Every source is one pydantic model, chosen by its `provider` key (a
-discriminated union). Option names follow each API's own parameter names, so
-the provider's docs double as logview's.
+Every source is a frozen dataclass, chosen by its `provider` key. Option
+names follow each API's own parameter names, so the provider's docs double
+as logview's.
+
+A table that plainly fits (known keys, each value already of its field's
+type) is taken as it is. Anything else goes to pydantic, which converts what
+it can (`tail=500` from a URI's query string) and words what is wrong; so
+pydantic, 0.1-0.2 s of start-up, is loaded only for those.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import re
 import shlex
-import subprocess
 import tomllib
-from collections.abc import Iterable
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
-
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from logview.errors import ConfigError, MissingCredential
 
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
-class KeyringEntry(BaseModel):
+T = TypeVar("T", bound="_Table")
+
+
+class _FieldError(ValueError):
+    """A bad value of one field, found by a check of the dataclass itself."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = name
+
+
+class _Invalid(ValueError):
+    """What pydantic found wrong with a table: its errors, first one first."""
+
+    def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
+        super().__init__(errors[0]["msg"])
+        self.errors = errors
+
+
+def _check_number(
+    name: str, value: float | None, *, ge: float | None = None, gt: float | None = None, le: float | None = None
+) -> None:
+    """A number field's bounds, said as pydantic says them."""
+    if value is None:
+        return
+    if ge is not None and value < ge:
+        raise _FieldError(name, f"Input should be greater than or equal to {ge}")
+    if gt is not None and value <= gt:
+        raise _FieldError(name, f"Input should be greater than {gt}")
+    if le is not None and value > le:
+        raise _FieldError(name, f"Input should be less than or equal to {le}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Table:
+    """What the config's dataclasses share, under pydantic's names for it."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}  # read by pydantic
+
+    @classmethod
+    def model_validate(cls, data: Any) -> Self:
+        """`data` (a table) as one of these; raises a ValueError saying what is wrong."""
+        return _validate(cls, data)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Self:
+        """A copy with the fields in `update` changed (and checked as in a new one)."""
+        return dataclasses.replace(self, **(update or {}))
+
+    def model_dump(self, *, exclude_none: bool = False) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return {k: v for k, v in data.items() if v is not None} if exclude_none else data
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyringEntry(_Table):
     """Where in the system keyring a secret is: `{ service = "logview", username = "runpod" }`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    service: str
+    username: str
 
-    service: str = Field(min_length=1)
-    username: str = Field(min_length=1)
+    def __post_init__(self) -> None:
+        for name in ("service", "username"):
+            if not getattr(self, name):
+                raise _FieldError(name, "String should have at least 1 character")
 
 
-class _Source(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class _Source(_Table):
     """Keys every source has."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = ""
     """Unique name shown in the UI; derived from the ids when empty."""
@@ -67,6 +132,7 @@ class _Source(BaseModel):
         return True
 
 
+@dataclass(frozen=True, kw_only=True)
 class RunPodSource(_Source):
     """RunPod serverless worker logs (SSE)."""
 
@@ -78,22 +144,26 @@ class RunPodSource(_Source):
     """Worker id, from the endpoint's workers list."""
     source: Literal["container", "system"] | None = None
     """Which log source; omitted means both."""
-    tail: int | None = Field(default=None, ge=0, le=5000)
-    """Lines of history to backfill on first connect (server default 100)."""
+    tail: int | None = None
+    """Lines of history to backfill on first connect, 0 to 5000 (server default 100)."""
     since: str | None = None
     """RFC 3339 timestamp to start from instead of a tail."""
+
+    def __post_init__(self) -> None:
+        _check_number("tail", self.tail, ge=0, le=5000)
 
     def derived_name(self) -> str:
         return self.name or self.worker_id
 
 
-class FalFilter(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class FalFilter(_Table):
     key: str
     value: str | list[str]
     condition_type: Literal["equals", "in", "not_equals", "not_in"] | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
 class FalSource(_Source):
     """fal serverless logs (SSE over POST)."""
 
@@ -101,9 +171,10 @@ class FalSource(_Source):
     default_base_url: ClassVar[str] = "https://api.fal.ai"
     path: str = "/v1/serverless/logs/stream"
     """Stream path (fal's CLI uses another host and path; keep it settable)."""
-    filters: list[FalFilter] = []
+    filters: list[FalFilter] = field(default_factory=list)
     """Label filters, sent as the JSON body."""
-    app_id: list[str] = []
+    app_id: list[str] | str = field(default_factory=list)
+    """One app id or a list of them; always a list once made."""
     revision: str | None = None
     run_source: Literal["grpc-run", "grpc-register", "gateway", "cron"] | None = None
     traceback: bool | None = None
@@ -115,28 +186,24 @@ class FalSource(_Source):
     """ISO 8601 start; the server defaults to 24 hours ago."""
     end: str | None = None
 
-    @field_validator("app_id", mode="before")
-    @classmethod
-    def _one_or_many(cls, v: Any) -> Any:
-        return [v] if isinstance(v, str) else v
+    def __post_init__(self) -> None:
+        if isinstance(self.app_id, str):
+            object.__setattr__(self, "app_id", [self.app_id])  # frozen: set as __init__ does
 
     def derived_name(self) -> str:
         return self.name or (self.app_id[0] if self.app_id else "fal")
 
 
+@dataclass(frozen=True, kw_only=True)
 class FelderaSource(_Source):
     """Feldera pipeline logs (plain-text stream)."""
 
     provider: Literal["feldera"]
-    base_url: str = Field(default="", validate_default=True)
     pipeline: str
 
-    @field_validator("base_url")
-    @classmethod
-    def _required(cls, v: str) -> str:
-        if not v:
-            raise ValueError("Feldera is self-hosted: set base_url (e.g. http://localhost:8080)")
-        return v
+    def __post_init__(self) -> None:
+        if not self.base_url:
+            raise _FieldError("base_url", "Feldera is self-hosted: set base_url (e.g. http://localhost:8080)")
 
     @property
     def needs_key(self) -> bool:
@@ -146,6 +213,7 @@ class FelderaSource(_Source):
         return self.name or self.pipeline
 
 
+@dataclass(frozen=True, kw_only=True)
 class ChronoverseSource(_Source):
     """Chronoverse job events (SSE with named events)."""
 
@@ -160,19 +228,24 @@ class ChronoverseSource(_Source):
         return self.name or self.job_id
 
 
+@dataclass(frozen=True, kw_only=True)
 class GoldRushSource(_Source):
     """GoldRush pipeline logs (polled JSON, grouped by pod)."""
 
     provider: Literal["goldrush"]
     default_base_url: ClassVar[str] = "https://api.covalenthq.com"
     pipeline_id: str
-    poll_interval: float = Field(default=2.0, gt=0, le=3600)
-    """Seconds between polls."""
+    poll_interval: float = 2.0
+    """Seconds between polls (at most an hour)."""
+
+    def __post_init__(self) -> None:
+        _check_number("poll_interval", self.poll_interval, gt=0, le=3600)
 
     def derived_name(self) -> str:
         return self.name or self.pipeline_id
 
 
+@dataclass(frozen=True, kw_only=True)
 class FileSource(_Source):
     """A local file, followed like `tail -F` (survives truncation and rotation)."""
 
@@ -188,6 +261,7 @@ class FileSource(_Source):
         return self.name or Path(self.path).name
 
 
+@dataclass(frozen=True, kw_only=True)
 class StdinSource(_Source):
     """Standard input."""
 
@@ -201,11 +275,17 @@ class StdinSource(_Source):
         return self.name or "stdin"
 
 
-SourceSpec = Annotated[
-    RunPodSource | FalSource | FelderaSource | ChronoverseSource | GoldRushSource | FileSource | StdinSource,
-    Field(discriminator="provider"),
-]
-PROVIDERS = ("runpod", "fal", "feldera", "chronoverse", "goldrush", "file", "stdin")
+SourceSpec = RunPodSource | FalSource | FelderaSource | ChronoverseSource | GoldRushSource | FileSource | StdinSource
+_BY_PROVIDER: dict[str, type[SourceSpec]] = {
+    "runpod": RunPodSource,
+    "fal": FalSource,
+    "feldera": FelderaSource,
+    "chronoverse": ChronoverseSource,
+    "goldrush": GoldRushSource,
+    "file": FileSource,
+    "stdin": StdinSource,
+}
+PROVIDERS = tuple(_BY_PROVIDER)
 DEFAULT_KEY_ENV = {
     "runpod": "RUNPOD_API_KEY",
     "fal": "FAL_KEY",
@@ -215,26 +295,122 @@ DEFAULT_KEY_ENV = {
 }
 
 
-class Settings(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class Settings(_Table):
     """The whole config file."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    sources: list[SourceSpec] = []
-    max_lines: int = Field(default=1_000_000, ge=1000)
+    sources: list[Any] = field(default_factory=list)
+    """The configured sources (`SourceSpec`s), each validated on its own."""
+    max_lines: int = 1_000_000
     """How many events the store keeps before evicting the oldest."""
     theme: str = "logview-dark"
+    warnings: list[str] = field(default_factory=list, init=False, compare=False, repr=False)
+    """Problems worth telling the user that do not stop logview (printed to stderr)."""
 
-    _warnings: list[str] = PrivateAttr(default_factory=list)
+    def __post_init__(self) -> None:
+        _check_number("max_lines", self.max_lines, ge=1000)
 
-    @property
-    def warnings(self) -> list[str]:
-        """Problems worth telling the user that do not stop logview (printed to stderr)."""
-        return self._warnings
+    @classmethod
+    def model_validate(cls, data: Any) -> Self:
+        """A whole config as a dict (`sources` a list of tables); raises a ValueError saying what is wrong."""
+        rest = {k: v for k, v in data.items() if k != "sources"}
+        return dataclasses.replace(
+            _validate(cls, rest), sources=[source_from_table(t) for t in data.get("sources", [])]
+        )
 
 
-class _Wrapper(BaseModel):
-    spec: SourceSpec
+# --- validating -----------------------------------------------------------------
+
+
+def source_from_table(table: Any) -> SourceSpec:
+    """A source from its table (`{"provider": "runpod", ...}`); raises a ValueError saying what is wrong."""
+    provider = table.get("provider") if isinstance(table, dict) else None
+    cls = _BY_PROVIDER.get(provider) if isinstance(provider, str) else None
+    if cls is not None:
+        made = _made_as_is(cls, table)
+        if made is not None:
+            return made
+    spec: SourceSpec = _by_pydantic(_source_adapter(), table)
+    return spec
+
+
+def _validate(cls: type[T], data: Any) -> T:
+    made = _made_as_is(cls, data) if isinstance(data, dict) else None
+    klass: type = cls  # (as `type[T]`, mypy takes the instances' __hash__ for the class's)
+    return made if made is not None else _by_pydantic(_adapter(klass), data)
+
+
+def _made_as_is(cls: type[T], data: dict[str, Any]) -> T | None:
+    """`cls(**data)` when `data` plainly fits: every key a field, every value
+    already of its field's type, the required ones there, the dataclass's own
+    checks passed. Else None: for pydantic, to convert what it can or say
+    what is wrong and where."""
+    klass: type = cls
+    fits, required = _field_types(klass)
+    if not required <= data.keys() or not all(k in fits and fits[k](v) for k, v in data.items()):
+        return None
+    try:
+        return cls(**data)
+    except _FieldError:
+        return None
+
+
+@functools.cache
+def _field_types(cls: type) -> tuple[dict[str, Callable[[Any], bool]], frozenset[str]]:
+    """For each field of `cls` that a table sets, a test that a value is of its
+    type as it is; and the fields a table must set."""
+    hints = typing.get_type_hints(cls)
+    fits = {}
+    required = set()
+    for f in dataclasses.fields(cls):
+        if f.init:
+            fits[f.name] = _is_exactly(hints[f.name])
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                required.add(f.name)
+    return fits, frozenset(required)
+
+
+def _is_exactly(tp: Any) -> Callable[[Any], bool]:
+    """A test that a value is of type `tp` with nothing to convert; for a type
+    not plain enough to tell (a nested table), one that always says no."""
+    if tp in (str, int, float, bool, type(None)):
+        return lambda v: type(v) is tp
+    args = typing.get_args(tp)
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return lambda v: any(type(v) is type(a) and v == a for a in args)
+    if origin is types.UnionType:
+        tests = [_is_exactly(a) for a in args]
+        return lambda v: any(test(v) for test in tests)
+    if origin is list:
+        item = _is_exactly(args[0])
+        return lambda v: type(v) is list and all(item(x) for x in v)
+    return lambda v: False
+
+
+def _by_pydantic(adapter: TypeAdapter[Any], data: Any) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as e:
+        raise _Invalid(e.errors()) from None
+
+
+@functools.cache
+def _adapter(cls: type) -> TypeAdapter[Any]:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(cls)
+
+
+@functools.cache
+def _source_adapter() -> TypeAdapter[Any]:
+    from typing import Annotated
+
+    from pydantic import Field, TypeAdapter
+
+    return TypeAdapter(Annotated[SourceSpec, Field(discriminator="provider")])
 
 
 # --- loading ------------------------------------------------------------------
@@ -252,20 +428,26 @@ def config_path(explicit: str | None = None) -> Path | None:
     return p if p.exists() else None
 
 
-def _describe(err: ValidationError, prefix: str) -> str:
-    first = err.errors()[0]
+def _describe(err: _Invalid, prefix: str) -> str:
+    first = err.errors[0]
     loc = [str(x) for x in first["loc"] if not str(x).startswith(("function-", "tagged-union"))]
     # drop the union tag ("runpod") pydantic inserts in the location
-    loc = [x for x in loc if x not in PROVIDERS and x != "spec"]
-    field = ".".join(loc) or "value"
+    loc = [x for x in loc if x not in PROVIDERS]
     msg = first["msg"]
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, _FieldError):  # a dataclass's own check: pydantic placed the table, it names the field
+        loc.append(cause.field)
+        msg = str(cause)
+    elif first["type"] == "unexpected_keyword_argument":
+        msg = "Extra inputs are not permitted"
+    field = ".".join(loc) or "value"
     if first["type"] == "union_tag_invalid":
         msg = f"provider must be one of: {', '.join(PROVIDERS)}"
         field = "provider"
     elif first["type"] == "union_tag_not_found":
         msg = "missing 'provider' (one of: " + ", ".join(PROVIDERS) + ")"
         field = "provider"
-    extra = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    extra = f" (+{len(err.errors) - 1} more)" if len(err.errors) > 1 else ""
     return f"{prefix}: {field}: {msg}{extra}"
 
 
@@ -296,16 +478,16 @@ def load_settings(path: Path | None) -> Settings:
         if isinstance(entry, dict) and entry.get("name"):
             label += f" '{entry['name']}'"
         try:
-            spec = _Wrapper.model_validate({"spec": entry}).spec
-        except ValidationError as e:
+            spec = source_from_table(entry)
+        except _Invalid as e:
             raise ConfigError(_describe(e, f"{where} ({label})")) from None
         specs.append(spec)
     rest = {k: v for k, v in raw.items() if k != "sources"}
     try:
-        settings = Settings.model_validate(rest)
-    except ValidationError as e:
+        settings = _validate(Settings, rest)
+    except _Invalid as e:
         raise ConfigError(_describe(e, str(path))) from None
-    settings = settings.model_copy(update={"sources": finalize_names(specs)})
+    settings = dataclasses.replace(settings, sources=finalize_names(specs))
     settings.warnings.extend(permission_warnings(path, specs))
     return settings
 
@@ -369,13 +551,13 @@ _URI_PATHS: dict[str, tuple[str, ...]] = {
 _LIST_KEYS = {"app_id"}
 
 
-def parse_source_uri(uri: str) -> Any:
+def parse_source_uri(uri: str) -> SourceSpec:
     """A source from a command-line argument: `runpod://EP/WORKER?tail=500`, a path, or `-`."""
     if uri == "-":
-        return _Wrapper.model_validate({"spec": {"provider": "stdin"}}).spec
+        return StdinSource(provider="stdin")
     scheme = uri.split("://", 1)[0] if "://" in uri else ""
     if not scheme:
-        return _Wrapper.model_validate({"spec": {"provider": "file", "path": uri}}).spec
+        return FileSource(provider="file", path=uri)
     if scheme not in _URI_PATHS:
         known = ", ".join(f"{k}://" for k in _URI_PATHS)
         raise ConfigError(f"{_shown(uri)}: unknown scheme '{scheme}://' (known: {known}, a file path, or - for stdin)")
@@ -392,8 +574,8 @@ def parse_source_uri(uri: str) -> Any:
         else:
             data[key] = values[-1]
     try:
-        return _Wrapper.model_validate({"spec": data}).spec
-    except ValidationError as e:
+        return source_from_table(data)
+    except _Invalid as e:
         raise ConfigError(_describe(e, _shown(uri))) from None
 
 
@@ -424,6 +606,8 @@ def resolve_secret(spec: Any) -> str | None:
     if keyring_entry is not None:
         return _from_keyring(spec, keyring_entry)
     if spec.api_key_command:
+        import subprocess
+
         try:
             res = subprocess.run(
                 shlex.split(spec.api_key_command), capture_output=True, text=True, timeout=20, check=False

@@ -7,7 +7,9 @@ Every mistake must come back as one line that names the file, the line of the
 from __future__ import annotations
 
 import shlex
+import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 from logview.cli import resolve_sources
 from logview.config import (
     ChronoverseSource,
+    FalFilter,
     FalSource,
     FelderaSource,
     FileSource,
@@ -23,11 +26,14 @@ from logview.config import (
     RunPodSource,
     Settings,
     StdinSource,
+    _by_pydantic,
+    _source_adapter,
     config_path,
     finalize_names,
     load_settings,
     parse_source_uri,
     resolve_secret,
+    source_from_table,
 )
 from logview.errors import ConfigError, MissingCredential
 
@@ -286,6 +292,84 @@ def test_a_secret_written_into_the_config_file_is_not_echoed(tmp_path: Path) -> 
     message = config_error(tmp_path, f'[[sources]]\nprovider = "stdin"\napi_key = "{SECRET}"\n')
     assert "api_key" in message
     assert SECRET not in message
+
+
+# --- taken as they are, or through pydantic ------------------------------------------------
+
+PLAIN = """\
+max_lines = 5000
+[[sources]]
+provider = "runpod"
+endpoint_id = "ep"
+worker_id = "w"
+tail = 500
+[[sources]]
+provider = "fal"
+app_id = ["a"]
+[[sources]]
+provider = "feldera"
+base_url = "http://localhost:8080"
+pipeline = "etl"
+[[sources]]
+provider = "goldrush"
+pipeline_id = "p"
+poll_interval = 0.5
+"""
+
+
+def test_a_plain_config_and_file_arguments_are_read_without_pydantic(tmp_path: Path) -> None:
+    """pydantic costs a fifth of a second of start-up: it is loaded only for a table to convert or explain."""
+    code = f"""
+import sys
+from pathlib import Path
+from logview.config import finalize_names, load_settings, parse_source_uri
+settings = load_settings(Path({str(write(tmp_path, PLAIN))!r}))
+finalize_names([parse_source_uri("./app.log"), parse_source_uri("-")])
+assert len(settings.sources) == 4 and settings.max_lines == 5000
+print("pydantic" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("table", tomllib.loads(EVERY_PROVIDER)["sources"], ids=lambda t: t["provider"])
+def test_a_table_taken_as_it_is_is_what_pydantic_makes_of_it(table: dict[str, Any]) -> None:
+    assert source_from_table(table) == _by_pydantic(_source_adapter(), table)
+
+
+def test_values_that_need_converting_are_converted(tmp_path: Path) -> None:
+    text = '[[sources]]\nprovider = "goldrush"\npipeline_id = "p"\npoll_interval = 2\n'
+    text += '[[sources]]\nprovider = "fal"\napp_id = "my-app"\n'
+    gold, fal = load_settings(write(tmp_path, text)).sources
+    assert gold.poll_interval == 2.0
+    assert isinstance(gold.poll_interval, float)
+    assert fal.app_id == ["my-app"]
+
+
+def test_a_source_checks_its_values_when_made_directly_too() -> None:
+    with pytest.raises(ValueError, match="5000"):
+        RunPodSource(provider="runpod", endpoint_id="ep", worker_id="w", tail=5001)
+    with pytest.raises(ValueError, match="set base_url"):
+        FelderaSource(provider="feldera", pipeline="etl")
+    with pytest.raises(ValueError, match="greater than 0"):
+        GoldRushSource(provider="goldrush", pipeline_id="p").model_copy(update={"poll_interval": 0})
+    with pytest.raises(TypeError):
+        FileSource(provider="file", path="x", colour="red")  # type: ignore[call-arg]
+
+
+def test_settings_validate_a_whole_config_given_as_a_dict() -> None:
+    settings = Settings.model_validate(
+        {
+            "max_lines": 5000,
+            "sources": [{"provider": "stdin"}, {"provider": "fal", "filters": [{"key": "k", "value": "v"}]}],
+        }
+    )
+    stdin, fal = settings.sources
+    assert (settings.max_lines, stdin) == (5000, StdinSource(provider="stdin"))
+    assert fal.filters == [FalFilter(key="k", value="v")]
+    assert fal.filters[0].model_dump(exclude_none=True) == {"key": "k", "value": "v"}
+    with pytest.raises(ValueError, match="1000"):
+        Settings.model_validate({"max_lines": 10})
 
 
 # --- where the config file is ------------------------------------------------------------

@@ -80,7 +80,12 @@ class Simulator:
     """
 
     def __init__(
-        self, params: SimParams | None = None, *, chaos: ChaosSpec | None = None, keys: dict[str, str] | None = None, **kw: Any
+        self,
+        params: SimParams | None = None,
+        *,
+        chaos: ChaosSpec | None = None,
+        keys: dict[str, str] | None = None,
+        **kw: Any,
     ) -> None:
         from logview.sim import chronoverse, fal, feldera, goldrush, runpod
 
@@ -111,9 +116,13 @@ class Simulator:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
         sock.listen(128)
-        config = uvicorn.Config(self.app, log_level="critical", access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            self.app, log_level="critical", access_log=False, lifespan="off", timeout_graceful_shutdown=1
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name="logview-sim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="logview-sim", daemon=True
+        )
         self._thread.start()
         deadline = time.time() + 10
         while not self._server.started:
@@ -148,12 +157,12 @@ class Simulator:
         return {f"LOGVIEW_DEMO_{k.upper()}_KEY": v for k, v in self.keys.items()}
 
     def demo_specs(self) -> list[Any]:
-        from logview.config import _Wrapper, finalize_names
+        from logview.config import finalize_names, source_from_table
 
         specs = []
         for table in self.demo_sources():
             table = {**table, "api_key_env": f"LOGVIEW_DEMO_{table['provider'].upper()}_KEY"}
-            specs.append(_Wrapper.model_validate({"spec": table}).spec)
+            specs.append(source_from_table(table))
         return finalize_names(specs)
 
     def config_toml(self) -> str:

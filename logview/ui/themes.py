@@ -12,7 +12,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
@@ -32,25 +31,42 @@ VARIABLE_DEFAULTS = {
 }
 
 
-class ThemeFile(BaseModel):
-    """A theme file's keys (Textual's Theme fields plus level colours in [variables])."""
+COLOURS = (
+    "primary",
+    "secondary",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+    "success",
+    "warning",
+    "error",
+)
+"""A theme file's colours, named as Textual's Theme fields; `primary` is required."""
+_KEYS: dict[str, tuple[type, str]] = {
+    "name": (str, "a string"),
+    "dark": (bool, "true or false"),
+    "variables": (dict, "a table of colours"),
+    **{colour: (str, "a string") for colour in COLOURS},
+}
 
-    model_config = ConfigDict(extra="forbid")
 
-    name: str
-    dark: bool = True
-    primary: str
-    secondary: str | None = None
-    accent: str | None = None
-    foreground: str | None = None
-    background: str | None = None
-    surface: str | None = None
-    panel: str | None = None
-    boost: str | None = None
-    success: str | None = None
-    warning: str | None = None
-    error: str | None = None
-    variables: dict[str, str] = {}
+def _checked(raw: dict[str, Any]) -> tuple[str, bool, dict[str, str], dict[str, str]]:
+    """A theme file's name, dark flag, colours and [variables]; ValueError naming the key at fault."""
+    for key, value in raw.items():
+        if key not in _KEYS:
+            raise ValueError(f"{key}: not a theme key")
+        kind, said = _KEYS[key]
+        if not isinstance(value, kind) or (
+            isinstance(value, dict) and not all(isinstance(v, str) for v in value.values())
+        ):
+            raise ValueError(f"{key}: should be {said}")
+    for key in ("name", "primary"):
+        if key not in raw:
+            raise ValueError(f"{key}: missing")
+    return raw["name"], raw.get("dark", True), {k: raw[k] for k in COLOURS if k in raw}, raw.get("variables", {})
 
 
 def user_theme_dir() -> Path:
@@ -66,20 +82,13 @@ def load_theme(path: Path) -> Theme:
         raise ValueError(f"cannot read: {e}") from None
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"not valid TOML: {e}") from None
-    try:
-        spec = ThemeFile.model_validate(raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "file"
-        raise ValueError(f"{where}: {err['msg']}") from None
-    colours = spec.model_dump(exclude={"name", "dark", "variables"}, exclude_none=True)
-    for key, value in {**colours, **spec.variables}.items():
+    name, dark, colours, own = _checked(raw)
+    for key, value in {**colours, **own}.items():
         try:
             Color.parse(value)
         except ColorParseError:
             raise ValueError(f"{key}: '{value}' is not a colour") from None
-    variables = {**VARIABLE_DEFAULTS, **spec.variables}
-    return Theme(name=spec.name, dark=spec.dark, variables=variables, **colours)
+    return Theme(name=name, dark=dark, variables={**VARIABLE_DEFAULTS, **own}, **colours)  # type: ignore[arg-type]
 
 
 def load_themes(extra_dirs: list[Path] | None = None) -> tuple[list[Theme], list[str]]:
