@@ -13,8 +13,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, compress, islice, repeat
-from operator import add, le, sub
+from itertools import accumulate, compress, count, islice, repeat
+from operator import contains, floordiv, le, sub
 
 from logview.model import Level
 from logview.query import Query
@@ -36,8 +36,8 @@ class ViewSpec:
 
     def select(
         self, store: LogStore, rows: Sequence[int] | range | None = None, should_stop: Callable[[], bool] | None = None
-    ) -> list[int]:
-        """Row ids that qualify, ascending.
+    ) -> list[int] | range:
+        """Row ids that qualify, ascending (a range when every row in `rows` does).
 
         Sources, pod and level are tested column-wise over slices (no Python
         indexing per row); markers follow their own rule — they stay whenever
@@ -45,15 +45,19 @@ class ViewSpec:
         """
         if rows is None:
             rows = store.rows()
-        out: Sequence[int] | range
+        out: list[int] | range
         if self.sources is None and self.pod is None and self.min_level is None:
-            # a range stays a range: the query engine has a faster path for it
-            out = range(max(rows.start, store.first), rows.stop) if isinstance(rows, range) else [r for r in rows if r >= store.first]
+            # a range stays a range: the query engine and the layout have faster paths for it
+            out = (
+                range(max(rows.start, store.first), rows.stop)
+                if isinstance(rows, range)
+                else [r for r in rows if r >= store.first]
+            )
         else:
             out = self._by_columns(store, rows)
         if self.query is not None and not self.query.empty:
             return self.query.filter(store, out, should_stop=should_stop)
-        return list(out)
+        return out
 
     def _by_columns(self, store: LogStore, rows: Sequence[int] | range) -> list[int]:
         first = store.first
@@ -73,10 +77,16 @@ class ViewSpec:
             pod = [store.pod[i] for i in idx]
             lv = [store.level[i] for i in idx]
             kind = bytearray(store.kind[i] for i in idx)
-        keep_src = frozenset(i for i, n in enumerate(store.sources) if n in self.sources) if self.sources is not None else None
+        keep_src = (
+            frozenset(i for i, n in enumerate(store.sources) if n in self.sources) if self.sources is not None else None
+        )
         keep_pod = frozenset(i for i, p in enumerate(store.pods) if p == self.pod) if self.pod is not None else None
         # a pod-less marker (a reconnect) concerns every pod of its source: only sources that have this pod
-        pod_sources = frozenset(i for i, n in enumerate(store.sources) if (n, self.pod) in store.pod_counts) if self.pod is not None else None
+        pod_sources = (
+            frozenset(i for i, n in enumerate(store.sources) if (n, self.pod) in store.pod_counts)
+            if self.pod is not None
+            else None
+        )
         conds: list[Iterable[bool]] = []
         if keep_src is not None:
             conds.append(map(keep_src.__contains__, src))
@@ -89,7 +99,9 @@ class ViewSpec:
         m = kind.find(MARKER)
         while m >= 0:
             if (keep_src is None or src[m] in keep_src) and (
-                keep_pod is None or pod[m] in keep_pod or (pod[m] == 0 and pod_sources is not None and src[m] in pod_sources)
+                keep_pod is None
+                or pod[m] in keep_pod
+                or (pod[m] == 0 and pod_sources is not None and src[m] in pod_sources)
             ):
                 row = ids[m]
                 at = bisect_left(out, row)
@@ -99,22 +111,28 @@ class ViewSpec:
         return out
 
 
-STEP = 16_384
+STEP = 4096
 """Rows per C-level pass when laying out: between passes a worker thread lets
 go of the GIL, so the UI thread never waits for a whole million rows."""
+
+
+def _indexes(ids: Iterable[int], first: int) -> Iterable[int]:
+    """Where row ids sit in the store's columns."""
+    return map(sub, ids, repeat(first)) if first else ids
 
 
 def _ascending(stamps: array[float]) -> bool:
     """Whether the times never go down, checked a slice at a time."""
     for a in range(0, len(stamps), STEP):
         part = stamps[a : a + STEP + 1]
-        if not all(map(le, part, part[1:])):
+        if not all(map(le, part, islice(part, 1, None))):
             return False
     return True
 
 
-def _in_time_order(store: LogStore, rows: Sequence[int] | range) -> tuple[Sequence[int], array[float]]:
-    """Row ids still kept, ordered by timestamp (stable: arrival breaks ties), and their times.
+def _in_time_order(store: LogStore, rows: Sequence[int] | range) -> tuple[Sequence[int], array[float], bool]:
+    """The ids of `rows` (ascending) still kept, ordered by timestamp (stable:
+    arrival breaks ties), their times, and whether that took a sort.
 
     Rows mostly arrive in time order already: that is checked in C-level
     passes, and only rows out of order pay for a sort."""
@@ -125,15 +143,15 @@ def _in_time_order(store: LogStore, rows: Sequence[int] | range) -> tuple[Sequen
         ids = range(lo + first, hi + first)
         stamps = ts[lo:hi]
     else:
-        ids = [r for r in rows if r >= first] if any(map(first.__gt__, rows)) else list(rows)
+        ids = rows[bisect_left(rows, first) :] if rows and rows[0] < first else rows
         stamps = array("d")
         for a in range(0, len(ids), STEP):
-            stamps.extend(map(ts.__getitem__, map(sub, ids[a : a + STEP], repeat(first))))
-    if not _ascending(stamps):
-        order = sorted(range(len(ids)), key=stamps.__getitem__)
-        ids = list(map(ids.__getitem__, order))
-        stamps = array("d", map(stamps.__getitem__, order))
-    return ids, stamps
+            part = ids[a : a + STEP]
+            stamps.extend(map(ts.__getitem__, _indexes(part, first)))
+    if _ascending(stamps):
+        return ids, stamps, False
+    order = sorted(range(len(ids)), key=stamps.__getitem__)
+    return list(map(ids.__getitem__, order)), array("d", map(stamps.__getitem__, order)), True
 
 
 def line_count(message: str, width: int | None) -> int:
@@ -147,73 +165,129 @@ def line_count(message: str, width: int | None) -> int:
     return total
 
 
-class Layout:
-    """Row ids in display order (by timestamp, then arrival) with line offsets."""
+def _measure(store: LogStore, ids: Sequence[int] | range, width: int | None, max_chars: int) -> tuple[list[int], int]:
+    """The screen lines beyond the first that each row of `ids` takes, and the
+    longest message when not wrapping.
 
-    def __init__(self) -> None:
+    All in C-level passes but for the rows with line breaks (and markers when
+    wrapping), which are few: without wrapping a row takes one line unless it
+    has a break; wrapped, ceil(length / width) lines."""
+    first, plain = store.first, store.plain
+    if isinstance(ids, range):
+        texts = plain[ids.start - first : ids.stop - first]
+    else:
+        texts = list(map(plain.__getitem__, _indexes(ids, first)))
+    breaks = compress(count(), map(contains, texts, repeat("\n")))
+    if width is None:
+        extras = [0] * len(texts)
+        for j in breaks:
+            extras[j] = texts[j].count("\n", 0, max_chars)
+        return extras, min(max(map(len, texts), default=0), max_chars)
+    width = max(1, width)
+    lengths = list(map(len, texts))
+    # (length - 1) // width: 0 for an empty row too
+    extras = list(map(floordiv, map(sub, lengths, map(bool, lengths)), repeat(width)))
+    for j in compress(count(), map(max_chars.__lt__, lengths)):  # cut when drawn
+        extras[j] = (max_chars - 1) // width
+    for j in breaks:
+        extras[j] = line_count(texts[j][:max_chars], width) - 1
+    kinds: bytes | bytearray
+    if isinstance(ids, range):
+        kinds = store.kind[ids.start - first : ids.stop - first]
+    else:
+        kinds = bytes(map(store.kind.__getitem__, _indexes(ids, first)))
+    m = kinds.find(MARKER)
+    while m >= 0:  # a marker is drawn on one line
+        extras[m] = 0
+        m = kinds.find(MARKER, m + 1)
+    return extras, 0
+
+
+class Layout:
+    """Row ids in display order (by timestamp, then arrival) and the screen
+    lines they take.
+
+    Rows are one line high but for a few (line breaks, wrapping), so only those
+    are kept: `_tall` holds their indexes into `rows` and `_extra[k]` the lines
+    beyond one of the first k of them: a million one-line rows cost their ids
+    and times only.
+    """
+
+    def __init__(self, width: int | None, max_chars: int) -> None:
+        self.width = width
+        """Wrapped at this many columns, or None: not wrapped."""
+        self.max_chars = max_chars
+        """Characters of a message laid out (the rest is cut when drawn)."""
         self.rows: array[int] = array("q")
         self.ts: array[float] = array("d")
-        self.offsets: array[int] = array("q", [0])
-        """offsets[i] = first screen line of rows[i]; offsets[-1] = total lines."""
+        self._tall: array[int] = array("q")
+        self._extra: array[int] = array("q", [0])
         self.max_width = 0
-        """Longest message (characters) when built by `build` without wrapping."""
+        """Longest message (characters) when not wrapping."""
+        self.end = 0
+        """Every row before this id that qualifies is in the layout (or was
+        evicted): rows from here on have not been offered yet."""
+        self._by_id = True
+        """Whether `rows` ascend by id too (no late row merged in), so the
+        evicted rows are a prefix."""
+        self._kept_from = 0
+        """`drop_before` has dropped every row older than this id."""
 
     def __len__(self) -> int:
         return len(self.rows)
 
     @property
     def total_lines(self) -> int:
-        return self.offsets[-1]
+        return len(self.rows) + self._extra[-1]
+
+    def offset(self, i: int) -> int:
+        """The first screen line of rows[i] (len(rows): the total)."""
+        return i + self._extra[bisect_left(self._tall, i)]
+
+    @property
+    def offsets(self) -> _Offsets:
+        """offsets[i] = first screen line of rows[i]; offsets[-1] = total lines."""
+        return _Offsets(self)
 
     @classmethod
     def build(cls, store: LogStore, rows: Sequence[int] | range, width: int | None, max_chars: int) -> Layout:
-        """A layout for `rows`, computed in bulk (C-level passes where possible)
+        """A layout for `rows` (ascending ids), computed in bulk (C-level passes)
         so a worker thread can build it for a million rows without the UI
         thread doing per-row work. `width`: wrap at that many columns, or None."""
-        first, msgs, kind = store.first, store.message, store.kind
-        ids, stamps = _in_time_order(store, rows)
-        layout = cls()
+        ids, stamps, resorted = _in_time_order(store, rows)
+        layout = cls(width, max_chars)
         layout.ts = stamps
-        offsets = layout.offsets
-        longest = 0
+        layout._by_id = not resorted
+        if rows:
+            layout.end = rows[-1] + 1
         for a in range(0, len(ids), STEP):
-            part = ids[a : a + STEP]
-            layout.rows.extend(part)
-            if isinstance(part, range):
-                texts = msgs[part.start - first : part.stop - first]
-            else:
-                texts = list(map(msgs.__getitem__, map(sub, part, repeat(first))))
-            base = offsets[-1]
-            if width is None:
-                breaks = list(map(str.count, texts, repeat("\n"), repeat(0), repeat(max_chars)))
-                if any(breaks):
-                    offsets.extend(islice(accumulate(map(add, breaks, repeat(1)), initial=base), 1, None))
-                else:  # one line each
-                    offsets.extend(range(base + 1, base + len(texts) + 1))
-                longest = max(longest, max(map(len, texts), default=0))
-            else:
-                if isinstance(part, range):
-                    kinds: bytes | bytearray = kind[part.start - first : part.stop - first]
-                else:
-                    kinds = bytes(map(kind.__getitem__, map(sub, part, repeat(first))))
-                heights = (1 if k else line_count(m[:max_chars], width) for m, k in zip(texts, kinds, strict=True))
-                offsets.extend(islice(accumulate(heights, initial=base), 1, None))
-        layout.max_width = min(longest, max_chars)
+            layout.rows.extend(ids[a : a + STEP])
+        layout._measure_all(store, ids)
         return layout
 
-    def reset(self, store: LogStore, rows: Iterable[int], height: Callable[[int], int]) -> None:
-        """Lay out `rows` with a per-row height function (`build` is the bulk form)."""
-        ids, stamps = _in_time_order(store, rows if isinstance(rows, (range, list)) else list(rows))
-        self._fill(ids, stamps, map(height, ids))
+    def rewrapped(self, store: LogStore, width: int | None) -> Layout:
+        """The same rows laid out at another width (all still kept in the store)."""
+        layout = Layout(width, self.max_chars)
+        layout.rows, layout.ts = array("q", self.rows), array("d", self.ts)
+        layout.end, layout._by_id = self.end, self._by_id
+        layout._measure_all(store, layout.rows)
+        return layout
 
-    def _fill(self, ids: Sequence[int], stamps: Sequence[float], heights: Iterable[int]) -> None:
-        self.rows = array("q", ids)
-        self.ts = array("d", stamps) if not isinstance(stamps, array) else stamps
-        self.offsets = array("q", [0])
-        self.offsets.extend(accumulate(heights))
+    def _measure_all(self, store: LogStore, ids: Sequence[int]) -> None:
+        for a in range(0, len(ids), STEP):
+            extras, longest = _measure(store, ids[a : a + STEP], self.width, self.max_chars)
+            self._append_tall(a, extras)
+            self.max_width = max(self.max_width, longest)
 
-    def add(self, store: LogStore, rows: Sequence[int], height: Callable[[int], int]) -> int:
-        """Merge new rows in by timestamp; returns the first index that changed.
+    def _append_tall(self, base: int, extras: list[int]) -> None:
+        """Record the heights of rows[base:], `extras[j]` lines beyond one for rows[base + j]
+        (after every tall row recorded so far)."""
+        self._tall.extend(compress(count(base), extras))
+        self._extra.extend(islice(accumulate(filter(None, extras), initial=self._extra[-1]), 1, None))
+
+    def add(self, store: LogStore, rows: Sequence[int] | range) -> int:
+        """Merge new rows (ascending ids, past every row already in) in by
+        timestamp; returns the first index that changed.
 
         New rows in time order after the last one (the usual case while
         following) are appended in bulk."""
@@ -223,72 +297,98 @@ class Layout:
         if isinstance(rows, range) and rows.step == 1:
             stamps = ts[rows.start - first : rows.stop - first]
         else:
-            stamps = array("d", map(ts.__getitem__, map(sub, rows, repeat(first))))
-        if all(map(le, stamps, stamps[1:])) and (not self.ts or stamps[0] >= self.ts[-1]):
+            stamps = array("d", map(ts.__getitem__, _indexes(rows, first)))
+        self.end = max(self.end, rows[-1] + 1)
+        extras, longest = _measure(store, rows, self.width, self.max_chars)
+        self.max_width = max(self.max_width, longest)
+        if _ascending(stamps) and (not self.ts or stamps[0] >= self.ts[-1]):
             pos = len(self.rows)
             self.rows.extend(rows)
             self.ts.extend(stamps)
-            self.offsets.extend(islice(accumulate(map(height, rows), initial=self.offsets[-1]), 1, None))
+            self._append_tall(pos, extras)
             return pos
         # out of order (a late backfill, a polled source, clock skew): re-merge from
         # where the earliest new row lands; the rows already there keep their heights
-        new_rows = list(rows)
-        new_ts = stamps.tolist()
-        pos = bisect_right(self.ts, min(new_ts))
-        offs = self.offsets
-        all_rows = self.rows[pos:].tolist() + new_rows
-        all_ts = self.ts[pos:].tolist() + new_ts
-        heights = list(map(sub, offs[pos + 1 :], offs[pos:-1]))
-        heights += map(height, new_rows)
+        self._by_id = False
+        pos = bisect_right(self.ts, min(stamps))
+        all_rows, all_ts, more = self._take_from(pos)
+        all_rows += rows
+        all_ts += stamps.tolist()
+        more += extras
         order = sorted(range(len(all_rows)), key=all_ts.__getitem__)  # stable: arrival breaks ties
-        del self.rows[pos:]
-        del self.ts[pos:]
-        del offs[pos + 1 :]
         self.rows.extend(map(all_rows.__getitem__, order))
         self.ts.extend(map(all_ts.__getitem__, order))
-        offs.extend(islice(accumulate(map(heights.__getitem__, order), initial=offs[-1]), 1, None))
+        self._append_tall(pos, list(map(more.__getitem__, order)))
         return pos
 
+    def _take_from(self, pos: int) -> tuple[list[int], list[float], list[int]]:
+        """Remove rows[pos:]; returns their ids, times and lines beyond one."""
+        k = bisect_left(self._tall, pos)
+        more = [0] * (len(self.rows) - pos)
+        for t, e in zip(self._tall[k:], map(sub, self._extra[k + 1 :], self._extra[k:]), strict=True):
+            more[t - pos] = e
+        taken = self.rows[pos:].tolist(), self.ts[pos:].tolist(), more
+        del self.rows[pos:], self.ts[pos:], self._tall[k:], self._extra[k + 1 :]
+        return taken
+
     def drop_before(self, first_row: int) -> int:
-        """Forget rows the store evicted; returns how many lines went."""
-        n = 0
+        """Forget rows the store evicted; returns how many lines went above the first row kept."""
+        if first_row <= self._kept_from:
+            return 0  # rows are only ever added from the store's kept ones: none is older
+        self._kept_from = first_row
         rows = self.rows
-        while n < len(rows) and rows[n] < first_row:
-            n += 1
-        if not n:
+        if self._by_id:
+            n = bisect_left(rows, first_row)
+            if not n:
+                return 0
+            gone = self.offset(n)
+            k = bisect_left(self._tall, n)
+            del rows[:n], self.ts[:n]
+            self._tall = array("q", map(sub, self._tall[k:], repeat(n)))
+            self._extra = array("q", map(sub, self._extra[k:], repeat(self._extra[k])))
+            return gone
+        keep = list(map(first_row.__le__, rows))
+        if all(keep):
             return 0
-        if n < len(rows) and any(r < first_row for r in rows[n:]):
-            keep = [i for i, r in enumerate(rows) if r >= first_row]
-        else:
-            keep = list(range(n, len(rows)))
-        lines_gone = self.offsets[keep[0]] if keep else self.offsets[-1]
-        heights = [self.offsets[i + 1] - self.offsets[i] for i in keep]
-        self.rows = array("q", (rows[i] for i in keep))
-        self.ts = array("d", (self.ts[i] for i in keep))
-        offs = array("q", [0])
-        total = 0
-        for h in heights:
-            total += h
-            offs.append(total)
-        self.offsets = offs
-        return lines_gone
+        n = keep.index(True) if any(keep) else len(rows)
+        gone = self.offset(n)
+        all_rows, all_ts, more = self._take_from(0)
+        self.rows.extend(compress(all_rows, keep))
+        self.ts.extend(compress(all_ts, keep))
+        self._append_tall(0, list(compress(more, keep)))
+        return gone
 
     def locate(self, line: int) -> tuple[int, int]:
         """(index into rows, line within that row) for a screen line."""
-        i = bisect_right(self.offsets, line) - 1
+        tall, extra = self._tall, self._extra
+        # the last tall row starting at or before the line: the line is in it, or in
+        # a one-line row after it (after k + 1 tall rows)
+        k = bisect_right(range(len(tall)), line, key=lambda k: tall[k] + extra[k]) - 1
+        i = tall[k] if k >= 0 and line <= tall[k] + extra[k + 1] else line - extra[k + 1]
         i = max(0, min(i, len(self.rows) - 1))
-        return i, line - self.offsets[i]
+        return i, line - self.offset(i)
 
-    def index_of(self, row: int) -> int | None:
-        """Position of a row id. Linear, but only on a key press: the cursor is
-        usually near the end, so look there first."""
-        rows = self.rows
-        n = len(rows)
-        start = max(0, n - 4096)
-        for i in range(n - 1, start - 1, -1):
-            if rows[i] == row:
-                return i
-        try:
-            return rows.index(row, 0, start)
-        except ValueError:
+    def index_of(self, row: int, store: LogStore) -> int | None:
+        """Position of a row id, None when it is not laid out. A binary search:
+        rows are in (time, id) order."""
+        if row not in store:
             return None
+        rows, ts = self.rows, self.ts
+        i = bisect_left(range(len(rows)), (store.ts[row - store.first], row), key=lambda i: (ts[i], rows[i]))
+        return i if i < len(rows) and rows[i] == row else None
+
+
+class _Offsets:
+    """`Layout.offsets`: each row's first screen line, computed on access."""
+
+    def __init__(self, layout: Layout) -> None:
+        self._layout = layout
+
+    def __len__(self) -> int:
+        return len(self._layout) + 1
+
+    def __getitem__(self, i: int) -> int:
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(i)
+        return self._layout.offset(i % n)

@@ -128,7 +128,9 @@ async def test_moving_up_pauses_follow_and_counts_new_lines(key: str) -> None:
         app.ingest(later(3))
         await settle(pilot)
         assert app.pane.scroll_y == top
-        await wait_until(pilot, lambda: "3 new lines" in status_text(app, "right"), timeout=1.5)  # the status line ticks twice a second
+        await wait_until(
+            pilot, lambda: "3 new lines" in status_text(app, "right"), timeout=1.5
+        )  # the status line ticks twice a second
         assert "paused" in status_text(app, "right")
 
 
@@ -323,7 +325,9 @@ async def test_t_cycles_the_time_column() -> None:
         assert lines[0].startswith("20:26:40.000 ")
         assert re.match(r"^ *\d+[smhd]\S* ", lines[1])
         assert not re.match(r"^\s*\d", lines[2])  # no time column
-        assert lines[2].lstrip().startswith(first.source[:5])  # the origin (maybe shortened to keep the pod) comes first
+        assert (
+            lines[2].lstrip().startswith(first.source[:5])
+        )  # the origin (maybe shortened to keep the pod) comes first
         assert lines[3] == lines[0]
 
 
@@ -406,7 +410,9 @@ async def test_markers_on_a_pod_tab_concern_that_pods_source() -> None:
         app.query_one("#pods", Tabs).active = tab_id
         await settle(pilot)
         store = app.store
-        marker_sources = {store.sources[store.source[r - store.first]] for r in app.pane.lines.rows if store.is_marker(r)}
+        marker_sources = {
+            store.sources[store.source[r - store.first]] for r in app.pane.lines.rows if store.is_marker(r)
+        }
         assert marker_sources <= {GOLDRUSH}
 
 
@@ -636,7 +642,9 @@ async def test_live_sources_show_their_state_in_the_sidebar(sim: Simulator, monk
     monkeypatch.setenv("LOGVIEW_DEMO_RUNPOD_KEY", "rp_wrong_key")
     app = LogviewApp(sim.demo_specs())
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: source_label(app, RUNPOD).startswith("✖") and source_label(app, GOLDRUSH).startswith("●"))
+        await wait_until(
+            pilot, lambda: source_label(app, RUNPOD).startswith("✖") and source_label(app, GOLDRUSH).startswith("●")
+        )
         assert app.states[RUNPOD].state is State.FAILED
         assert "LOGVIEW_DEMO_RUNPOD_KEY" in app.states[RUNPOD].message
         assert "rp_wrong_key" not in app.states[RUNPOD].message
@@ -645,7 +653,9 @@ async def test_live_sources_show_their_state_in_the_sidebar(sim: Simulator, monk
 
 
 @pytest.mark.parametrize("time_mode", ["absolute", "off"])
-async def test_plain_rows_drawn_without_rich_match_rich_exactly(monkeypatch: pytest.MonkeyPatch, time_mode: str) -> None:
+async def test_plain_rows_drawn_without_rich_match_rich_exactly(
+    monkeypatch: pytest.MonkeyPatch, time_mode: str
+) -> None:
     import logview.ui.logpane as logpane
 
     app = make_app()

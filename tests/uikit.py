@@ -40,7 +40,13 @@ LAST = T0 + (TOTAL - 1) / RATE
 NOW = datetime.fromtimestamp(LAST + 30, UTC)
 """The app's clock: half a minute after the last record."""
 
-RUNPOD, FAL, FELDERA, CHRONOVERSE, GOLDRUSH = "sdxl-worker", "flux-dev", "fraud-detection", "nightly-etl", "blocks-to-postgres"
+RUNPOD, FAL, FELDERA, CHRONOVERSE, GOLDRUSH = (
+    "sdxl-worker",
+    "flux-dev",
+    "fraud-detection",
+    "nightly-etl",
+    "blocks-to-postgres",
+)
 
 
 def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
@@ -96,7 +102,9 @@ async def _capture() -> Demo:
         try:
             specs = [
                 # fal's server starts 24 hours back by default; our records are older
-                s.model_copy(update={"start": datetime.fromtimestamp(T0 - 1, UTC).isoformat()}) if s.provider == "fal" else s
+                s.model_copy(update={"start": datetime.fromtimestamp(T0 - 1, UTC).isoformat()})
+                if s.provider == "fal"
+                else s
                 for s in sim.demo_specs()
             ]
             events = await _drain(specs)
@@ -140,9 +148,16 @@ async def _drain(specs: list[Any]) -> list[LogEvent]:
                 continue
             runpod = sum(e.source == RUNPOD for e in events)
             sources = {e.source for e in events}
-            if runpod == TOTAL and CHRONOVERSE in ended and len(sources) == len(specs) and time.monotonic() - quiet_since > 1.0:
+            if (
+                runpod == TOTAL
+                and CHRONOVERSE in ended
+                and len(sources) == len(specs)
+                and time.monotonic() - quiet_since > 1.0
+            ):
                 return events
-        raise RuntimeError(f"the simulated sources did not deliver everything in time: {sorted({e.source for e in events})}")
+        raise RuntimeError(
+            f"the simulated sources did not deliver everything in time: {sorted({e.source for e in events})}"
+        )
     finally:
         await streamer.close()
         task.cancel()

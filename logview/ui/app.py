@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import gc
 import os
 import sys
 import threading
@@ -24,7 +25,9 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Static, Tab, Tabs
 from textual.worker import get_current_worker
 
@@ -42,6 +45,12 @@ from logview.view import Layout, ViewSpec
 
 LEVEL_CYCLE: tuple[Level | None, ...] = (None, Level.DEBUG, Level.INFO, Level.WARN, Level.ERROR)
 NARROW = 100
+INGEST_SLICE = 250
+"""Items of a streamed batch the UI thread takes in one go before it lets keys and frames run."""
+FLOOD_FRAME = 0.2
+"""Under a flood, new rows go to the pane at most this often (seconds)."""
+FLOOD_ROWS = 100
+"""Fewer new rows than this go to the pane at once, however recent the last ones."""
 
 
 class LogviewApp(App[int]):
@@ -107,9 +116,13 @@ class LogviewApp(App[int]):
         self._view_generation = 0
         self._tab_pods: dict[str, str | None] = {"tab-all": None}
         self._pod_tab_ids: dict[str, str] = {}
-        self._theme_errors: list[str] = []
         self._stream_stop = threading.Event()
         self._chrome_shown: dict[str, tuple[str, tuple[Any, ...]]] = {}
+        # the theme is set before the app starts: set later, once the widgets are styled, it styles them all again
+        themes, self._theme_errors = load_themes()
+        for t in themes:
+            self.register_theme(t)
+        self.theme = self._theme_name if self._theme_name in self.available_themes else DEFAULT_THEME
 
     # --- layout -------------------------------------------------------------
 
@@ -136,17 +149,16 @@ class LogviewApp(App[int]):
         return dict(VARIABLE_DEFAULTS)
 
     def on_mount(self) -> None:
-        themes, errors = load_themes()
-        for t in themes:
-            self.register_theme(t)
-        self._theme_errors = errors
-        if errors:
-            self.notify("\n".join(errors), title="Some theme files could not be loaded", severity="warning", timeout=8)
-        names = {t.name for t in themes} | set(self.available_themes)
-        if self._theme_name not in names:
+        if self._theme_errors:
+            self.notify(
+                "\n".join(self._theme_errors),
+                title="Some theme files could not be loaded",
+                severity="warning",
+                timeout=8,
+            )
+        if self.theme != self._theme_name:
             self.notify(f"no theme named '{self._theme_name}'; using {DEFAULT_THEME}", severity="warning")
             self._theme_name = DEFAULT_THEME
-        self.theme = self._theme_name
         self.pane.focus()
         self._apply_sidebar_visibility()
         self.query_one("#pods").add_class("hidden")
@@ -170,25 +182,45 @@ class LogviewApp(App[int]):
 
     # --- streaming ------------------------------------------------------------
 
+    _rows_due: Timer | None = None
+    """Set while new rows wait for the pane (`_show_rows`)."""
+    _rows_shown_at = 0.0
+    """When the pane last took new rows (monotonic)."""
+
     @work(thread=True, exclusive=True, group="stream", name="stream")
     def _run_stream(self) -> None:
-        asyncio.run(self._stream_main())
+        # Under a flood the collector's full passes come every few seconds and walk every object:
+        # ~90 ms each for the app's widgets and the store's columns. What exists by now stays,
+        # so those passes leave it out (~15 ms each).
+        gc.freeze()
+        try:
+            asyncio.run(self._stream_main())
+        finally:
+            gc.unfreeze()  # the app is closing: its objects may go
 
     async def _stream_main(self) -> None:
         self._stream_loop = asyncio.get_running_loop()
         self._streamer = Streamer(self.specs)
         async for batch in self._streamer.batches(forever=True):
-            if self._stream_stop.is_set():
-                break
-            try:
-                self.call_from_thread(self.ingest, batch)
-            except RuntimeError:
-                break  # the app is closing
+            # a slice at a time: between two, the UI thread runs what else is due (keys, frames)
+            for i in range(0, len(batch), INGEST_SLICE):
+                if self._stream_stop.is_set():
+                    return
+                try:
+                    self.call_from_thread(self.ingest, batch[i : i + INGEST_SLICE])  # waits until taken
+                except RuntimeError:
+                    return  # the app is closing
 
     def ingest(self, batch: Iterable[LogEvent | SourceStatus]) -> None:
-        """Put a batch into the store and, what qualifies, into the pane."""
+        """Put a batch into the store and, what qualifies, into the pane.
+
+        The store takes every row at once. The pane takes a few new rows at
+        once too, but a flood at most every `FLOOD_FRAME`: each time it takes
+        rows while following, it draws every row in view anew, and a key
+        pressed meanwhile waits for that.
+        """
         store = self.store
-        start = store.end
+        start, first = store.end, store.first
         events: list[LogEvent] = []
         for item in batch:
             if isinstance(item, LogEvent):
@@ -202,11 +234,30 @@ class LogviewApp(App[int]):
             store.extend(events)
         if store.end == start:
             return
-        new = range(max(start, store.first), store.end)
-        if self._view_busy is not None:
-            return  # the running recompute catches up with these rows
-        rows = self.view_spec().select(store, new)
-        self.pane.add_rows(rows)
+        if store.first != first:  # rows were evicted: the pane lets go of them now
+            if self._rows_due is not None:
+                self._rows_due.stop()
+            self._show_rows()
+        elif self._rows_due is None:
+            wait = self._rows_shown_at + FLOOD_FRAME - time.monotonic()
+            if wait <= 0 or store.end - self.pane.lines.end < FLOOD_ROWS:
+                self._show_rows()
+            else:
+                self._rows_due = self.set_timer(wait, self._show_rows, name="rows")
+
+    def _show_rows(self) -> None:
+        """Give the pane the rows that arrived since it last took some."""
+        self._rows_due = None
+        self._rows_shown_at = time.monotonic()
+        try:
+            pane = self.pane
+        except NoMatches:
+            return  # due as the app closes: the pane is gone
+        store = self.store
+        if self._view_busy is not None or pane.lines.end >= store.end:
+            return  # a running recompute catches up with the rows itself, or none are new
+        rows = self.view_spec().select(store, range(max(pane.lines.end, store.first), store.end))
+        pane.add_rows(rows)
         if self.search_q is not None and not self.search_q.empty:
             self._search_hits.extend(search_hits(store, self.search_q, rows))
 
@@ -244,10 +295,17 @@ class LogviewApp(App[int]):
         return ViewSpec(sources=sources, pod=self.pod, min_level=self.min_level, query=self.filter_q)
 
     def recompute_view(self) -> None:
-        """Select, order and lay out the rows in a worker; the UI thread only swaps them in."""
+        """Select, order and lay out the rows in a worker; the UI thread only swaps them in.
+        Clearing a filter swaps back the layout from before it instead, when the pane kept one."""
         self._view_generation += 1
+        spec = self.view_spec()
+        if self.search_q is None and self.pane.restore_unfiltered(spec):
+            self._view_busy = None
+            self.workers.cancel_group(self, "view")  # a filter still being computed is not wanted any more
+            self.refresh_chrome()
+            return
         self._view_busy = time.monotonic()
-        self._recompute(self.view_spec(), self.search_q, self._view_generation, self.pane.message_width())
+        self._recompute(spec, self.search_q, self._view_generation, self.pane.message_width())
 
     @work(thread=True, exclusive=True, group="view", name="view")
     def _recompute(self, spec: ViewSpec, search: Query | None, generation: int, width: int | None) -> None:
@@ -268,7 +326,7 @@ class LogviewApp(App[int]):
         if generation != self._view_generation or not self.is_running:
             return
         store = self.store
-        later: list[int] = []
+        later: Sequence[int] = []
         if store.end > end:  # rows that arrived while we computed
             later = self.view_spec().select(store, range(max(end, store.first), store.end))
             if self.search_q is not None and not self.search_q.empty:
@@ -277,10 +335,9 @@ class LogviewApp(App[int]):
         self._search_hits = hits
         pane = self.pane
         pane.search = self.search_q
-        pane.set_layout(layout)
-        if later:
-            pane.add_rows(later)
-            pane.new_lines = 0
+        pane.set_layout(layout, self.view_spec())
+        pane.add_rows(later)  # even none: every row so far has been seen
+        pane.new_lines = 0
         self.refresh_chrome()
 
     # --- chrome -----------------------------------------------------------------
@@ -292,7 +349,14 @@ class LogviewApp(App[int]):
         self._refresh_status()
         self._refresh_tabs()
         tree = self.query_one(SourceTree)
-        tree.refresh_labels(self.states, self.store.counts, self.store.pod_counts, self.pod_states, self.included, sum(self.store.counts.values()))
+        tree.refresh_labels(
+            self.states,
+            self.store.counts,
+            self.store.pod_counts,
+            self.pod_states,
+            self.included,
+            sum(self.store.counts.values()),
+        )
 
     def _refresh_title(self) -> None:
         counts: dict[State, int] = {}
@@ -302,7 +366,13 @@ class LogviewApp(App[int]):
             counts[state] = counts.get(state, 0) + 1
         parts = [f"{len(self.specs)} source{'s' if len(self.specs) != 1 else ''}"]
         title = Text.assemble(("logview", "bold"), " ─ ", parts[0])
-        styles = {State.LIVE: "green", State.RECONNECTING: "yellow", State.FAILED: "red", State.ENDED: "dim", State.CONNECTING: "dim"}
+        styles = {
+            State.LIVE: "green",
+            State.RECONNECTING: "yellow",
+            State.FAILED: "red",
+            State.ENDED: "dim",
+            State.CONNECTING: "dim",
+        }
         for state in (State.LIVE, State.RECONNECTING, State.FAILED, State.ENDED, State.CONNECTING):
             n = counts.get(state)
             if not n:
@@ -381,7 +451,9 @@ class LogviewApp(App[int]):
         pods = sorted({pod for (src, pod) in self.store.pod_counts if src in shown})
         tabs.set_class(not pods, "hidden")
         for pod in pods:
-            label = pod_label(pod) + (" ✝" if any(self.pod_states.get((s, pod)) is State.POD_GONE for s in shown) else "")
+            label = pod_label(pod) + (
+                " ✝" if any(self.pod_states.get((s, pod)) is State.POD_GONE for s in shown) else ""
+            )
             tab_id = self._pod_tab_ids.get(pod)
             if tab_id is None:
                 tab_id = f"tab-{len(self._pod_tab_ids) + 1}"
@@ -516,7 +588,11 @@ class LogviewApp(App[int]):
         if self._hit is None or cur is None or self._hit >= len(hits) or hits[self._hit] != cur:
             # start from the cursor: the first match after (or before) it; following, from past the end
             pivot = (float("inf"), 0) if pane.follow or cur is None else shown_at(cur)
-            i = bisect.bisect_right(hits, pivot, key=shown_at) if step > 0 else bisect.bisect_left(hits, pivot, key=shown_at) - 1
+            i = (
+                bisect.bisect_right(hits, pivot, key=shown_at)
+                if step > 0
+                else bisect.bisect_left(hits, pivot, key=shown_at) - 1
+            )
         else:
             i = self._hit + step
         i %= len(hits)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
-from itertools import repeat
-from operator import sub
 
 from rich.segment import Segment
 from rich.style import Style
@@ -31,10 +30,17 @@ from logview.model import Level
 from logview.query import Query
 from logview.store import MARKER, LogStore
 from logview.text import split_leading_ts
-from logview.view import Layout, line_count
+from logview.view import Layout, ViewSpec
 
 LEVEL_LABEL = {0: "     ", 5: "TRACE", 10: "DEBUG", 20: "INFO ", 30: "WARN ", 40: "ERROR", 50: "FATAL"}
-LEVEL_VAR = {5: "level-trace", 10: "level-debug", 20: "level-info", 30: "level-warn", 40: "level-error", 50: "level-fatal"}
+LEVEL_VAR = {
+    5: "level-trace",
+    10: "level-debug",
+    20: "level-info",
+    30: "level-warn",
+    40: "level-error",
+    50: "level-fatal",
+}
 SOURCE_COLOURS = ("#5fafff", "#d787ff", "#5fd7d7", "#ffaf5f", "#87d787", "#ff87af", "#afaf5f", "#87afff")
 TIME_MODES = ("absolute", "relative", "off")
 MAX_DISPLAY = 64 * 1024
@@ -122,7 +128,13 @@ class LogPane(ScrollView, can_focus=True):
     def __init__(self, store: LogStore, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.store = store
-        self.lines = Layout()
+        self.lines = Layout(None, MAX_DISPLAY)
+        self._view: ViewSpec | None = None
+        """What `lines` shows (None: not said)."""
+        self._unfiltered: tuple[ViewSpec, Layout] | None = None
+        """While a filter is shown: the layout shown before it, kept up to date
+        as rows arrive, to go back to when the filter is cleared instead of
+        laying out every row again."""
         self._cursor_row: int | None = None
         """Row id of the focused event; None follows the last. A row id, not an
         index: late rows merged in by timestamp shift indexes, never ids."""
@@ -133,7 +145,6 @@ class LogPane(ScrollView, can_focus=True):
         """Columns scrolled sideways (when not wrapping)."""
         self._cache: OrderedDict[int, list[Strip]] = OrderedDict()
         self._origin_width = 12
-        self._max_width = 0
         self._now_bucket = 0
         self._frame_look: tuple[Style, int] | None = None
 
@@ -148,39 +159,76 @@ class LogPane(ScrollView, can_focus=True):
         time_w = {"absolute": 13, "relative": 8, "off": 0}[self.time_mode]
         return time_w + 6 + self._origin_width + 1
 
-    def _height_of(self) -> Callable[[int], int]:
-        """A row-height function for the current settings, with everything it
-        needs bound once: it runs per arriving row, so no reactive reads in it."""
-        store, width = self.store, self.message_width()
-        msgs, kind, first = store.message, store.kind, store.first
-        if width is None:
-            return lambda row: msgs[row - first].count("\n", 0, MAX_DISPLAY) + 1
-        return lambda row: 1 if kind[row - first] else line_count(msgs[row - first][:MAX_DISPLAY], width)
-
     def build_layout(self, rows: Sequence[int] | range, width: int | None) -> Layout:
         """A layout of `rows` wrapped at `width` (None: not wrapped). Safe in a
         worker thread: it reads the store, not the widget."""
         return Layout.build(self.store, rows, width, MAX_DISPLAY)
 
-    def set_layout(self, layout: Layout) -> None:
+    def set_layout(self, layout: Layout, view: ViewSpec | None = None) -> None:
         """Show a ready layout (built by `build_layout`, usually in a worker
-        thread, so the screen never waits for a million rows)."""
+        thread, so the screen never waits for a million rows). `view`: what it
+        shows; an unfiltered layout that a filtered one of the same view
+        replaces is kept up to date for `restore_unfiltered`.
+
+        The cursor's row stays on the same screen line when it is in the new layout."""
+        self._keep_unfiltered(layout, view)
+        self._view = view
         self._update_origin_width()
-        if len(layout) and layout.rows[0] < self.store.first:
-            layout.drop_before(self.store.first)
+        layout.drop_before(self.store.first)
+        cursor = self.cursor
+        screen_y = None if cursor is None or self.follow else self.lines.offset(cursor) - self.scroll_y
         self.lines = layout
-        self._max_width = layout.max_width
-        if self.follow or (self._cursor_row is not None and self.lines.index_of(self._cursor_row) is None):
+        cursor = self.cursor
+        if self.follow or cursor is None:
             self._cursor_row = None
         self.new_lines = 0
         self._cache.clear()
         self._resize_virtual()
         if self.follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        elif cursor is not None and screen_y is not None:
+            self.scroll_to(y=max(0, layout.offset(cursor) - screen_y), animate=False, immediate=True, force=True)
         self.refresh()
 
+    def _keep_unfiltered(self, layout: Layout, view: ViewSpec | None) -> None:
+        """What to keep for `restore_unfiltered` as `layout` (of `view`) is shown: the
+        layout shown now if it is the unfiltered one of the same view and width,
+        else what was kept if it still is, and nothing once no filter is shown."""
+        kept = self._unfiltered
+        if view is None or view.query is None or view.query.empty:
+            kept = None
+        else:
+            base = replace(view, query=None)
+            if self._view == base and self.lines.width == layout.width:
+                kept = (base, self.lines)
+            elif kept is not None and (kept[0] != base or kept[1].width != layout.width):
+                kept = None
+        self._unfiltered = kept
+
+    def restore_unfiltered(self, view: ViewSpec) -> bool:
+        """Show the layout kept from before the filter if it is one of `view`
+        (an unfiltered spec) at today's width; False if there is none."""
+        if self._unfiltered is None or self._unfiltered[0] != view or self._unfiltered[1].width != self.message_width():
+            return False
+        self._catch_up_unfiltered()  # with rows that came while a filter was being computed
+        self.set_layout(self._unfiltered[1], view)
+        return True
+
+    def _catch_up_unfiltered(self) -> None:
+        """Bring the layout kept from before the filter up to date with the rows that arrived."""
+        if self._unfiltered is None:
+            return
+        view, layout = self._unfiltered
+        store = self.store
+        layout.drop_before(store.first)
+        layout.add(store, view.select(store, range(max(layout.end, store.first), store.end)))
+        layout.end = store.end
+
     def add_rows(self, rows: Sequence[int]) -> None:
-        """New rows that qualify for the view, as they arrive."""
+        """New rows that qualify for the view, as they arrive: those of every row
+        up to the store's end that were not offered yet."""
+        self.lines.end = self.store.end
+        self._catch_up_unfiltered()
         if not rows:
             return
         if self._update_origin_width():
@@ -190,11 +238,7 @@ class LogPane(ScrollView, can_focus=True):
             self.scroll_to(y=max(0, self.scroll_y - gone), animate=False, immediate=True, force=True)
             if self._cursor_row is not None and self._cursor_row < self.store.first:
                 self._cursor_row = None
-        if not self.wrap:
-            msgs, first = self.store.message, self.store.first
-            longest = max(map(len, map(msgs.__getitem__, map(sub, rows, repeat(first)))))
-            self._max_width = min(MAX_DISPLAY, max(self._max_width, longest))
-        pos = self.lines.add(self.store, rows, self._height_of())
+        pos = self.lines.add(self.store, rows)
         if pos < len(self.lines) - len(rows):
             self._cache.clear()
         self._resize_virtual(grown=True)
@@ -222,7 +266,7 @@ class LogPane(ScrollView, can_focus=True):
         laying out the whole screen again, which under a flood of lines would
         repaint every widget many times a second. (Textual's own resize path
         does the same; a scrollbar that appears still triggers a layout.)"""
-        width = self.size.width if self.wrap else self.prefix_width() + self._max_width + 1
+        width = self.size.width if self.wrap else self.prefix_width() + self.lines.max_width + 1
         size = Size(width, self.lines.total_lines)
         if size == self.virtual_size:
             return
@@ -248,8 +292,9 @@ class LogPane(ScrollView, can_focus=True):
         self.post_message(self.FollowChanged(follow))
 
     def watch_wrap(self, wrap: bool) -> None:
-        self.lines = self.build_layout(self.lines.rows, self.message_width())
-        self._max_width = self.lines.max_width
+        self.lines.drop_before(self.store.first)
+        self.lines = self.lines.rewrapped(self.store, self.message_width())
+        self._unfiltered = None  # laid out at the old width
         self._cache.clear()
         if wrap:
             self.pan = 0
@@ -282,11 +327,13 @@ class LogPane(ScrollView, can_focus=True):
     @property
     def cursor(self) -> int | None:
         """Index of the focused event in `lines.rows` (None: following the last)."""
-        return None if self._cursor_row is None else self.lines.index_of(self._cursor_row)
+        return None if self._cursor_row is None else self.lines.index_of(self._cursor_row, self.store)
 
     @cursor.setter
     def cursor(self, index: int | None) -> None:
-        self._cursor_row = None if index is None or not len(self.lines) else self.lines.rows[max(0, min(index, len(self.lines) - 1))]
+        self._cursor_row = (
+            None if index is None or not len(self.lines) else self.lines.rows[max(0, min(index, len(self.lines) - 1))]
+        )
 
     @property
     def cursor_row(self) -> int | None:
@@ -313,8 +360,8 @@ class LogPane(ScrollView, can_focus=True):
         cursor = self.cursor
         if cursor is None or not len(self.lines):
             return
-        top = self.lines.offsets[cursor]
-        bottom = self.lines.offsets[cursor + 1]
+        top = self.lines.offset(cursor)
+        bottom = self.lines.offset(cursor + 1)
         height = self.scrollable_content_region.height
         if top < self.scroll_y:
             self.scroll_to(y=top, animate=False, immediate=True, force=True)
@@ -357,18 +404,18 @@ class LogPane(ScrollView, can_focus=True):
         """Sideways by `delta` columns (no horizontal scrollbar: it costs a row)."""
         if self.wrap:
             return
-        limit = max(0, self.prefix_width() + self._max_width + 1 - self.scrollable_content_region.width)
+        limit = max(0, self.prefix_width() + self.lines.max_width + 1 - self.scrollable_content_region.width)
         pan = max(0, min(limit, self.pan + delta))
         if pan != self.pan:
             self.pan = pan
             self.refresh()
 
     def jump_to_row(self, row: int) -> None:
-        i = self.lines.index_of(row)
+        i = self.lines.index_of(row, self.store)
         if i is not None:
             self.follow = False
             self.cursor = i
-            top = self.lines.offsets[i]
+            top = self.lines.offset(i)
             height = self.scrollable_content_region.height
             self.scroll_to(y=max(0, top - height // 3), animate=False, immediate=True, force=True)
             self.refresh()
@@ -407,7 +454,11 @@ class LogPane(ScrollView, can_focus=True):
         scroll_y = self.scroll_offset.y
         scroll_x = 0 if self.wrap else self.pan
         line = scroll_y + y
-        base, width = self._frame_look if self._frame_look is not None else (self.rich_style, self.scrollable_content_region.width)
+        base, width = (
+            self._frame_look
+            if self._frame_look is not None
+            else (self.rich_style, self.scrollable_content_region.width)
+        )
         if line >= self.lines.total_lines or not len(self.lines):
             return Strip.blank(width, base)
         i, sub = self.lines.locate(line)
@@ -455,14 +506,21 @@ class LogPane(ScrollView, can_focus=True):
         parts: list[tuple[str, Style]] = []
         ts = store.ts[i]
         if self.time_mode == "absolute":
-            parts.append((datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:12] + " ", get_style(self._var("log-time"))))
+            parts.append(
+                (datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:12] + " ", get_style(self._var("log-time")))
+            )
         elif self.time_mode == "relative":
             parts.append((_relative(time.time() - ts).rjust(7) + " ", get_style(self._var("log-time"))))
         lv = store.level[i]
         level_style = Style(color=self._var(LEVEL_VAR[lv]), bold=lv >= 40) if lv else Style()
         ow = self._origin_width
         origin = origin_label(store.sources[src_ix], store.pods[store.pod[i]], ow)
-        parts += ((LEVEL_LABEL.get(lv, "     "), level_style), (" ", _NULL), (origin.ljust(ow), src_style), (" ", _NULL))
+        parts += (
+            (LEVEL_LABEL.get(lv, "     "), level_style),
+            (" ", _NULL),
+            (origin.ljust(ow), src_style),
+            (" ", _NULL),
+        )
         message = store.message[i]
         if self.time_mode != "off" and message[:1].isdigit():
             # the time column already says it: drop a leading timestamp from view
@@ -495,7 +553,9 @@ class LogPane(ScrollView, can_focus=True):
             prefix.append(piece, style=style)
         body = Text.from_ansi(message, no_wrap=True, end="") if "\x1b" in message else Text(message, end="")
         if cut:
-            body.append(f" … [{len(store.message[i]) - MAX_DISPLAY:,} more characters; Enter shows all]", style="italic dim")
+            body.append(
+                f" … [{len(store.message[i]) - MAX_DISPLAY:,} more characters; Enter shows all]", style="italic dim"
+            )
         if lv >= 40:
             body.stylize(Style(color=self._var(LEVEL_VAR[lv])), 0, len(body))  # existing colours stay on top
             body.spans.insert(0, body.spans.pop())
