@@ -28,7 +28,18 @@ def ensure_env() -> None:
     pyproject = (ROOT / "pyproject.toml").stat().st_mtime
     if not STAMP.exists() or STAMP.stat().st_mtime < pyproject:
         print("dev.py: installing logview and its dev tools into .venv ...", file=sys.stderr)
-        run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", f"{ROOT}[dev]"])
+        run(
+            [
+                str(BIN / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-e",
+                f"{ROOT}[dev]",
+            ]
+        )
         STAMP.touch()
 
 

@@ -129,7 +129,20 @@ def report(tracks: list[Track], markdown: bool) -> int:
                 "ok" if ok else "FAIL" if t.outcome in ("done", "ended") else t.outcome.partition(":")[0].upper(),
             ]
         )
-    head = ["provider", "emitted", "delivered", "lost", "repeated", "order", "gaps", "garbage", "conns", "faults", "wall", "verdict"]
+    head = [
+        "provider",
+        "emitted",
+        "delivered",
+        "lost",
+        "repeated",
+        "order",
+        "gaps",
+        "garbage",
+        "conns",
+        "faults",
+        "wall",
+        "verdict",
+    ]
     if markdown:
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head))
@@ -137,9 +150,13 @@ def report(tracks: list[Track], markdown: bool) -> int:
             print("| " + " | ".join(r) + " |")
     else:
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-        print("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths, strict=True))))
+        print(
+            "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths, strict=True)))
+        )
         for r in rows:
-            print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+            print(
+                "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+            )
     print("faults injected by kind:")
     for t in tracks:
         print(f"  {NAMES[t.audit.name]:<12} {_faults(t.chaos)}")
@@ -217,9 +234,13 @@ def main() -> int:
     p.add_argument("--minutes", type=float, default=3.0, help="how long the server emits records (default 3)")
     p.add_argument("--rate", type=float, default=300.0, help="records per second per provider (default 300)")
     p.add_argument("--chaos", default=DEFAULT_CHAOS, help="chaos spec (grammar: logview/sim/chaos.py)")
-    p.add_argument("--timeout", type=float, help="stop the whole run after this many seconds (default: 1.5 × minutes + 2 min)")
+    p.add_argument(
+        "--timeout", type=float, help="stop the whole run after this many seconds (default: 1.5 × minutes + 2 min)"
+    )
     p.add_argument("--every", type=float, default=10.0, help="seconds between progress lines (default 10)")
-    p.add_argument("--stall-warning", type=float, default=30.0, help="warn when a provider delivers nothing for this long")
+    p.add_argument(
+        "--stall-warning", type=float, default=30.0, help="warn when a provider delivers nothing for this long"
+    )
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     ns = p.parse_args()
     # uvicorn writing into a socket the client has just dropped is the chaos working, not news
@@ -227,7 +248,15 @@ def main() -> int:
     timeout = ns.timeout if ns.timeout is not None else ns.minutes * 90 + 120
     spec = ChaosSpec.parse(ns.chaos)
     return asyncio.run(
-        soak(ns.minutes, ns.rate, spec, timeout=timeout, every=ns.every, stall_warning=ns.stall_warning, markdown=ns.markdown)
+        soak(
+            ns.minutes,
+            ns.rate,
+            spec,
+            timeout=timeout,
+            every=ns.every,
+            stall_warning=ns.stall_warning,
+            markdown=ns.markdown,
+        )
     )
 
 

@@ -78,9 +78,21 @@ BLOB_MIN = 256
 
 KEYS = ("level", "source", "pod", "stream", "since", "until")
 _KEY_HINTS = {
-    "lvl": "level", "lv": "level", "severity": "level", "sev": "level", "loglevel": "level",
-    "src": "source", "host": "pod", "replica": "pod", "worker": "pod", "container": "pod",
-    "instance": "pod", "from": "since", "after": "since", "before": "until", "to": "until",
+    "lvl": "level",
+    "lv": "level",
+    "severity": "level",
+    "sev": "level",
+    "loglevel": "level",
+    "src": "source",
+    "host": "pod",
+    "replica": "pod",
+    "worker": "pod",
+    "container": "pod",
+    "instance": "pod",
+    "from": "since",
+    "after": "since",
+    "before": "until",
+    "to": "until",
 }
 _KEY_RE = re.compile(r"([a-z]+):")
 _REL_RE = re.compile(r"(?:\d{1,12}[smhd])+")
@@ -743,7 +755,9 @@ class _Parser:
             self._level(value, vpos, negated)
         elif key in ("since", "until"):
             if negated:
-                raise QueryError(f"-{key}: is not supported; use {'until' if key == 'since' else 'since'}: instead", start)
+                raise QueryError(
+                    f"-{key}: is not supported; use {'until' if key == 'since' else 'since'}: instead", start
+                )
             self._time(key, value, vpos)
         else:
             f = self.names.setdefault(key, _NameFilter([], []))

@@ -298,7 +298,9 @@ class Streamer:
                 down_since = time.monotonic()
             delay = self.backoff.delay(attempt, hint)
             await self._status(
-                SourceStatus(name, State.RECONNECTING, f"{reason}; reconnecting in {delay:.1f}s", attempt=attempt, delay=delay)
+                SourceStatus(
+                    name, State.RECONNECTING, f"{reason}; reconnecting in {delay:.1f}s", attempt=attempt, delay=delay
+                )
             )
             await asyncio.sleep(delay)
 

@@ -149,7 +149,10 @@ async def test_sim_finished_job_stream_is_connected_then_end(sim: Simulator, cli
     url = f"{sim.base_url}/workflows/{WORKFLOW_ID}/jobs/{FINISHED_JOB_ID}/events"
     resp = await client.get(url, headers={"Authorization": f"Bearer {KEY}"})
     assert resp.headers["content-type"].startswith("text/event-stream")
-    assert resp.content == b'event: connected\ndata: {"status":"connected"}\n\nevent: end\ndata: {"status":"stream_ended"}\n\n'
+    assert (
+        resp.content
+        == b'event: connected\ndata: {"status":"connected"}\n\nevent: end\ndata: {"status":"stream_ended"}\n\n'
+    )
 
 
 # --- the adapter --------------------------------------------------------------------

@@ -76,7 +76,9 @@ def records(sim: Simulator, n: int) -> list[dict[str, Any]]:
     return [sim.fal.record(i) for i in range(n)]
 
 
-async def test_stream_equals_the_records_sent_including_a_multiline_traceback(sim: Simulator, client: httpx.AsyncClient) -> None:
+async def test_stream_equals_the_records_sent_including_a_multiline_traceback(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
     recs = records(sim, 400)
     first_tb = next(i for i, r in enumerate(recs) if r["message"] == TRACEBACK)
     n = first_tb + 5
@@ -90,12 +92,20 @@ async def test_level_names_fold_case_and_warning_becomes_warn(sim: Simulator, cl
     recs = records(sim, 200)
     evs = events(await read(provider(sim, client), 200))
     seen = {(r["level"], e.level) for r, e in zip(recs, evs, strict=True) if r["level"] not in ("stdout", "stderr")}
-    assert {("warning", Level.WARN), ("WARNING", Level.WARN), ("warn", Level.WARN), ("info", Level.INFO),
-            ("INFO", Level.INFO), ("ERROR", Level.ERROR)} <= seen
+    assert {
+        ("warning", Level.WARN),
+        ("WARNING", Level.WARN),
+        ("warn", Level.WARN),
+        ("info", Level.INFO),
+        ("INFO", Level.INFO),
+        ("ERROR", Level.ERROR),
+    } <= seen
     assert all(lvl is not None for _, lvl in seen)
 
 
-async def test_stdout_and_stderr_are_streams_with_the_level_read_from_the_text(sim: Simulator, client: httpx.AsyncClient) -> None:
+async def test_stdout_and_stderr_are_streams_with_the_level_read_from_the_text(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
     recs = records(sim, 200)
     evs = events(await read(provider(sim, client), 200))
     user = [(r, e) for r, e in zip(recs, evs, strict=True) if r["level"] in ("stdout", "stderr")]
@@ -105,7 +115,9 @@ async def test_stdout_and_stderr_are_streams_with_the_level_read_from_the_text(s
 
 
 @pytest.mark.parametrize("clean", [False, True], ids=["cut", "closed"])
-async def test_reconnects_deliver_every_entry_once_in_order(sim: Simulator, client: httpx.AsyncClient, clean: bool) -> None:
+async def test_reconnects_deliver_every_entry_once_in_order(
+    sim: Simulator, client: httpx.AsyncClient, clean: bool
+) -> None:
     sim.fal.drop_after = 50
     sim.fal.drop_clean = clean
     n = 330
@@ -165,7 +177,9 @@ async def test_level_and_app_id_params_filter_on_the_server(sim: Simulator, clie
     assert OTHER_APP in {r["app"] for r in records(sim, 600)}  # there was something to filter out
 
 
-async def test_wrong_key_is_an_auth_error_naming_fal_key_without_the_key(sim: Simulator, client: httpx.AsyncClient) -> None:
+async def test_wrong_key_is_an_auth_error_naming_fal_key_without_the_key(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
     secret = "key_id_wrong:secret_s3cr3t_value"
     p = provider(sim, client, secret=secret)
     with pytest.raises(AuthError) as info:

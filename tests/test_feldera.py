@@ -224,7 +224,9 @@ def test_splitter_cuts_an_overlong_line_the_same_way_however_it_is_chunked() -> 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(st.sampled_from([b"a", b"\xc3\xa9", b"\xc3", b"\xff", b"\n", b"\r\n", b"xyz" * 5]), max_size=30).map(b"".join),
+    st.lists(st.sampled_from([b"a", b"\xc3\xa9", b"\xc3", b"\xff", b"\n", b"\r\n", b"xyz" * 5]), max_size=30).map(
+        b"".join
+    ),
     st.lists(st.integers(0, 200), max_size=6),
     st.sampled_from([4, 10, 1 << 20]),
 )

@@ -97,7 +97,9 @@ def _provider(
     pipeline_id: str = DEMO_PIPELINE,
     poll: float = 0.02,
 ) -> GoldRushProvider:
-    spec = GoldRushSource(provider="goldrush", name="gr", base_url=sim.base_url, pipeline_id=pipeline_id, poll_interval=poll)
+    spec = GoldRushSource(
+        provider="goldrush", name="gr", base_url=sim.base_url, pipeline_id=pipeline_id, poll_interval=poll
+    )
     return GoldRushProvider(spec, client, secret)
 
 
@@ -128,7 +130,9 @@ class Run:
         return [i for i in self.items if isinstance(i, LogEvent) and i.pod == pod]
 
     def statuses(self, state: State, pod: str | None = None) -> list[SourceStatus]:
-        return [i for i in self.items if isinstance(i, SourceStatus) and i.state is state and (pod is None or i.pod == pod)]
+        return [
+            i for i in self.items if isinstance(i, SourceStatus) and i.state is state and (pod is None or i.pod == pod)
+        ]
 
     async def until(self, cond: Callable[[], bool], timeout: float = 5.0) -> None:
         deadline = time.monotonic() + timeout
@@ -157,7 +161,9 @@ def _sent(gr: GoldRushSim, pod: str, n: int | None = None) -> list[str]:
     return [sanitize(line) for line in gr.pod_lines(pod, n)]
 
 
-async def test_every_line_arrives_once_across_overlapping_polls_and_failed_polls(gr: GoldRushSim, run: Callable[..., Run]) -> None:
+async def test_every_line_arrives_once_across_overlapping_polls_and_failed_polls(
+    gr: GoldRushSim, run: Callable[..., Run]
+) -> None:
     gr.fail_every = 5  # every fifth logs request is a 503: the session ends, the next resumes
     r = run(poll=0.05)
     pods = [p.name for p in gr.pods(800)]
@@ -186,10 +192,14 @@ def _unstamped(line: str) -> bool:
     return split_leading_ts(line)[0] is None
 
 
-async def test_line_timestamps_come_from_the_text_else_from_a_neighbour(gr: GoldRushSim, run: Callable[..., Run]) -> None:
+async def test_line_timestamps_come_from_the_text_else_from_a_neighbour(
+    gr: GoldRushSim, run: Callable[..., Run]
+) -> None:
     gr.tail_lines = 40
     # a clock at which a pod's tail starts with unstamped lines (a JSON line, a traceback frame, ...)
-    gr.records, pod = next((n, p.name) for n in range(100, 2000) for p in gr.pods(n) if _unstamped(gr.pod_lines(p.name, n)[-40]))
+    gr.records, pod = next(
+        (n, p.name) for n in range(100, 2000) for p in gr.pods(n) if _unstamped(gr.pod_lines(p.name, n)[-40])
+    )
     r = run()
     await r.until(lambda: len(r.lines(pod)) >= 40)
     events = r.events(pod)
@@ -221,7 +231,9 @@ async def test_gap_when_the_tail_moved_on_between_polls(gr: GoldRushSim, run: Ca
     assert all(isinstance(i, LogEvent) and i.pod == pod for i in r.items[gap_at + 1 : gap_at + 31])
 
 
-async def test_pod_replacement_marks_old_gone_new_waiting_then_its_lines(gr: GoldRushSim, run: Callable[..., Run]) -> None:
+async def test_pod_replacement_marks_old_gone_new_waiting_then_its_lines(
+    gr: GoldRushSim, run: Callable[..., Run]
+) -> None:
     gr.records = 300
     r = run()
     old = gr.pods()[0].name
@@ -253,7 +265,11 @@ async def test_a_pod_that_blips_resumes_by_overlap_without_repeats(gr: GoldRushS
     await r.until(lambda: len(r.lines(pod)) >= len(gr.pod_lines(pod)))
     await asyncio.sleep(0.05)
     assert r.lines(pod) == _sent(gr, pod)
-    assert [s.state for s in r.items if isinstance(s, SourceStatus) and s.pod == pod] == [State.POD_NEW, State.POD_WAITING, State.LIVE]
+    assert [s.state for s in r.items if isinstance(s, SourceStatus) and s.pod == pod] == [
+        State.POD_NEW,
+        State.POD_WAITING,
+        State.LIVE,
+    ]
 
 
 async def test_pipeline_status_is_reported_when_it_changes(gr: GoldRushSim, run: Callable[..., Run]) -> None:
@@ -263,7 +279,10 @@ async def test_pipeline_status_is_reported_when_it_changes(gr: GoldRushSim, run:
     gr.records = 100
     await r.until(lambda: len(r.statuses(State.INFO)) == 2)
     await asyncio.sleep(0.15)  # unchanged status is not repeated
-    assert [s.message for s in r.statuses(State.INFO)] == ["pipeline DEPLOYING, 0/2 ready", "pipeline RUNNING, 2/2 ready"]
+    assert [s.message for s in r.statuses(State.INFO)] == [
+        "pipeline DEPLOYING, 0/2 ready",
+        "pipeline RUNNING, 2/2 ready",
+    ]
 
 
 async def _first_error(p: GoldRushProvider, kind: type[E]) -> E:
@@ -291,7 +310,9 @@ async def test_unknown_pipeline_is_not_found(sim: Simulator, client: httpx.Async
     assert "pipe_0000000000" in str(err)
 
 
-async def test_envelope_error_is_a_retryable_server_error(sim: Simulator, gr: GoldRushSim, client: httpx.AsyncClient) -> None:
+async def test_envelope_error_is_a_retryable_server_error(
+    sim: Simulator, gr: GoldRushSim, client: httpx.AsyncClient
+) -> None:
     gr.envelope_error = "pipeline runtime unreachable"
     err = await _first_error(_provider(sim, client), ServerError)
     assert "pipeline runtime unreachable" in str(err)

@@ -57,7 +57,11 @@ def marker(store: LogStore, source: str, text: str, *, pod: str | None = None, t
 
 
 def test_lowercase_word_ignores_case() -> None:
-    assert words("timeout", "TIMEOUT hit", "a Timeout", "timeout", "time out") == ["TIMEOUT hit", "a Timeout", "timeout"]
+    assert words("timeout", "TIMEOUT hit", "a Timeout", "timeout", "time out") == [
+        "TIMEOUT hit",
+        "a Timeout",
+        "timeout",
+    ]
 
 
 def test_word_with_an_uppercase_letter_matches_case_exactly() -> None:
@@ -69,7 +73,10 @@ def test_word_matches_inside_a_longer_word() -> None:
 
 
 def test_several_terms_must_all_match() -> None:
-    assert words("upload failed", "upload failed", "upload ok", "failed upload", "failed") == ["upload failed", "failed upload"]
+    assert words("upload failed", "upload failed", "upload ok", "failed upload", "failed") == [
+        "upload failed",
+        "failed upload",
+    ]
 
 
 def test_phrase_matches_its_words_together_ignoring_case() -> None:
@@ -277,8 +284,12 @@ def test_quoted_name_may_contain_spaces() -> None:
 def time_store() -> LogStore:
     """Rows at 12:00, 13:00, 14:00, 14:30, 14:50 UTC on the day of NOW (15:00)."""
     day = NOW.replace(hour=0, minute=0)
-    return store_of(*(ev(f"{h:02d}:{m:02d}", ts=day + timedelta(hours=h, minutes=m)) for h, m in
-                      [(12, 0), (13, 0), (14, 0), (14, 30), (14, 50)]))
+    return store_of(
+        *(
+            ev(f"{h:02d}:{m:02d}", ts=day + timedelta(hours=h, minutes=m))
+            for h, m in [(12, 0), (13, 0), (14, 0), (14, 30), (14, 50)]
+        )
+    )
 
 
 def test_since_relative_counts_back_from_now() -> None:
@@ -543,7 +554,9 @@ def test_compile_never_raises_anything_but_query_error(text: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(QUERY_CHARS, max_size=20))
 def test_any_query_that_compiles_filters_like_the_reference(text: str) -> None:
-    store = store_of(ev("err Upload\n12"), ev("\x1b[31mup\x1b[0m a b", level=Level.WARN, pod="p1"), ev("İx", stream="stderr"))
+    store = store_of(
+        ev("err Upload\n12"), ev("\x1b[31mup\x1b[0m a b", level=Level.WARN, pod="p1"), ev("İx", stream="stderr")
+    )
     marker(store, "api", "gap")
     try:
         query = compile_query(text, now=NOW)
@@ -552,11 +565,40 @@ def test_any_query_that_compiles_filters_like_the_reference(text: str) -> None:
     assert query.filter(store) == [r for r in store.rows() if query.matches_row(store, r)]
 
 
-TERMS = st.sampled_from([
-    "err", "ERR", "Upload", "upload", '"a b"', '"A"', "/^up/", r"/\d{2}/", "/Up|err/", "/x?/i", "-err", "-/b$/",
-    '-"up"', "level:warn", "level:=info", "level:none", "-level:error", "source:ap", "source:wo", "-source:api",
-    "pod:p1", "pod:p", "-pod:p2", "stream:err", "-stream:out", "since:50m", "until:20m", "since:14:30", "İ", "ı",
-])
+TERMS = st.sampled_from(
+    [
+        "err",
+        "ERR",
+        "Upload",
+        "upload",
+        '"a b"',
+        '"A"',
+        "/^up/",
+        r"/\d{2}/",
+        "/Up|err/",
+        "/x?/i",
+        "-err",
+        "-/b$/",
+        '-"up"',
+        "level:warn",
+        "level:=info",
+        "level:none",
+        "-level:error",
+        "source:ap",
+        "source:wo",
+        "-source:api",
+        "pod:p1",
+        "pod:p",
+        "-pod:p2",
+        "stream:err",
+        "-stream:out",
+        "since:50m",
+        "until:20m",
+        "since:14:30",
+        "İ",
+        "ı",
+    ]
+)
 MESSAGES = st.lists(
     st.sampled_from(["err", "ERR", "up", "Upload", "a b", "A", "\x1b[31m", "\x1b[0m", "12", "\n", " ", "b", "İ", "x"]),
     max_size=6,
@@ -600,10 +642,12 @@ def test_filter_equals_the_per_row_reference(rows: list, text: str, chunk: int) 
 def test_filter_of_given_rows_equals_the_reference(rows: list, text: str, chunk: int, data: st.DataObject) -> None:  # type: ignore[type-arg]
     store = build(rows)
     n = len(store)
-    subset = data.draw(st.one_of(
-        st.builds(range, st.integers(-2, n + 1), st.integers(-2, n + 1)),
-        st.lists(st.integers(-2, n + 1)),
-    ))
+    subset = data.draw(
+        st.one_of(
+            st.builds(range, st.integers(-2, n + 1), st.integers(-2, n + 1)),
+            st.lists(st.integers(-2, n + 1)),
+        )
+    )
     query = compile_query(text, now=NOW)
     expected = sorted({r for r in subset if query.matches_row(store, r)})
     assert query.filter(store, subset, chunk_size=chunk) == expected
@@ -611,17 +655,91 @@ def test_filter_of_given_rows_equals_the_reference(rows: list, text: str, chunk:
 
 # --- the joined-chunk search agrees with the row-by-row one -------------------------------
 
-BLOB_PIECES = st.sampled_from([
-    "err", "ERR", "up", "Upload", "a b", "ab", "A", "\x1b[31m", "\x1b[0m", "\x1b[3", "12", "3.5", "\n", " ", "b",
-    "İ", "ı", "Σ", "ΑΣ", "ς", "ß", "ﬃ", "x", "\x00", ".", "m", "[", "\t",
-])
-BLOB_TERMS = st.sampled_from([
-    "err", "ERR", "Upload", "upload", "up", "i̇", "σ", "ς", "ß", "ss", '"a b"', '"b\nu"', "-err", '-"up"', "3.5",
-    "/^up/", "/b$/", r"/\d+\.\d/", r"/\d{2}/", "/Up|err/", "/x?/i", "/x*/", "/a.b/", "/a.*b/", "/e.r/i", "/[a-c]+/",
-    "/[]a]/", r"/\bup/", r"/(?<=a)b/", "/(?=b)/", r"/\W/", "/[^a]b/", r"/(e)r\1/i", "/(?:up)+l/", "/u++p/",
-    "/ς/", "/σ/i", "/Σ/", "-/b$/", "-/a.b/", "-/[a-c]+/", "/m[0-9]/", r"/\x00/", "/(?P<w>e)rr/", "/up(?=l)/",
-    "/(?i:up)l/", "/a b$/", "/^a b/", "-/rr/",
-])
+BLOB_PIECES = st.sampled_from(
+    [
+        "err",
+        "ERR",
+        "up",
+        "Upload",
+        "a b",
+        "ab",
+        "A",
+        "\x1b[31m",
+        "\x1b[0m",
+        "\x1b[3",
+        "12",
+        "3.5",
+        "\n",
+        " ",
+        "b",
+        "İ",
+        "ı",
+        "Σ",
+        "ΑΣ",
+        "ς",
+        "ß",
+        "ﬃ",
+        "x",
+        "\x00",
+        ".",
+        "m",
+        "[",
+        "\t",
+    ]
+)
+BLOB_TERMS = st.sampled_from(
+    [
+        "err",
+        "ERR",
+        "Upload",
+        "upload",
+        "up",
+        "i̇",
+        "σ",
+        "ς",
+        "ß",
+        "ss",
+        '"a b"',
+        '"b\nu"',
+        "-err",
+        '-"up"',
+        "3.5",
+        "/^up/",
+        "/b$/",
+        r"/\d+\.\d/",
+        r"/\d{2}/",
+        "/Up|err/",
+        "/x?/i",
+        "/x*/",
+        "/a.b/",
+        "/a.*b/",
+        "/e.r/i",
+        "/[a-c]+/",
+        "/[]a]/",
+        r"/\bup/",
+        r"/(?<=a)b/",
+        "/(?=b)/",
+        r"/\W/",
+        "/[^a]b/",
+        r"/(e)r\1/i",
+        "/(?:up)+l/",
+        "/u++p/",
+        "/ς/",
+        "/σ/i",
+        "/Σ/",
+        "-/b$/",
+        "-/a.b/",
+        "-/[a-c]+/",
+        "/m[0-9]/",
+        r"/\x00/",
+        "/(?P<w>e)rr/",
+        "/up(?=l)/",
+        "/(?i:up)l/",
+        "/a b$/",
+        "/^a b/",
+        "-/rr/",
+    ]
+)
 
 
 def build_texts(messages: list[str]) -> LogStore:

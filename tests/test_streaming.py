@@ -384,8 +384,11 @@ async def test_a_flooding_source_never_holds_back_a_quiet_one(sim: Simulator) ->
         first = next(i for i in range(10_000) if qr.record(i).id == quiet_events[0].seq)
         assert [e.seq for e in quiet_events] == [qr.record(first + i).id for i in range(len(quiet_events))]
         # the quiet lines came out while the flood had a backlog waiting
-        assert sum(
-            1
-            for b, waiting in zip(result.batches, flood_waiting, strict=True)
-            if waiting >= 50 and any(isinstance(i, LogEvent) and i.source == "quiet" for i in b)
-        ) >= 3
+        assert (
+            sum(
+                1
+                for b, waiting in zip(result.batches, flood_waiting, strict=True)
+                if waiting >= 50 and any(isinstance(i, LogEvent) and i.source == "quiet" for i in b)
+            )
+            >= 3
+        )

@@ -213,8 +213,7 @@ class Provider(ABC):
                 if expect and not ctype.startswith(expect):
                     body = await _read_limited(resp)
                     raise ServerError(
-                        f"expected {expect} but the server sent {ctype or 'no content type'}: "
-                        f"{_snippet(body)}"
+                        f"expected {expect} but the server sent {ctype or 'no content type'}: {_snippet(body)}"
                     )
                 self.connected()
                 yield resp

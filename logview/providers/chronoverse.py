@@ -207,7 +207,9 @@ class ChronoverseProvider(Provider):
                         tries += 1
                         if e.retry_after is not None:
                             delay = min(max(delay, e.retry_after), HISTORY_RETRY_MAX)
-                        yield self.status(State.INFO, f"the job's history is unavailable ({e}); retrying in {delay:g} s")
+                        yield self.status(
+                            State.INFO, f"the job's history is unavailable ({e}); retrying in {delay:g} s"
+                        )
                         await asyncio.sleep(delay)
                 cursor = nxt
                 for obj in records:
@@ -229,7 +231,9 @@ class ChronoverseProvider(Provider):
         except SourceError as e:
             self._resync = True
             newest = -1
-            missing = "earlier lines cannot be shown" if self._top < 0 else f"lines after {self._position()} may be missing"
+            missing = (
+                "earlier lines cannot be shown" if self._top < 0 else f"lines after {self._position()} may be missing"
+            )
             yield self.status(
                 State.GAP, f"could not read the job's history ({e}); {missing}", gap_from=self._top_ts, gap_to=utcnow()
             )
@@ -237,7 +241,9 @@ class ChronoverseProvider(Provider):
             if not complete and found:
                 start = min(found)
                 if first:
-                    yield self.status(State.INFO, f"showing the job's last {len(found)} lines; older ones were not fetched")
+                    yield self.status(
+                        State.INFO, f"showing the job's last {len(found)} lines; older ones were not fetched"
+                    )
                 else:
                     yield self.status(
                         State.GAP,

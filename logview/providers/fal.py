@@ -123,7 +123,11 @@ class FalProvider(Provider):
         raw_level = str(doc.get("level") or "")
         message = sanitize(doc["message"])
         labels = doc.get("labels")
-        fields = {sanitize(str(k)): sanitize(str(v)) for k, v in labels.items() if v is not None} if isinstance(labels, dict) else {}
+        fields = (
+            {sanitize(str(k)): sanitize(str(v)) for k, v in labels.items() if v is not None}
+            if isinstance(labels, dict)
+            else {}
+        )
         for key in ("app", "revision"):
             if doc.get(key) is not None:
                 fields[key] = sanitize(str(doc[key]))

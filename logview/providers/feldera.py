@@ -151,7 +151,13 @@ _KV_RE = re.compile(r'(pipeline-(?:id|name))="((?:[^"\\]|\\.)*)"')
 
 _LINE_RE = re.compile(r"\[(?P<pod>[^\]\s\x1b]{1,200})\] " + _HEAD_RE.pattern)
 """The common line in one match: a `[pod] ` prefix and the `tracing` head."""
-_TRACING_LEVELS = {"TRACE": Level.TRACE, "DEBUG": Level.DEBUG, "INFO": Level.INFO, "WARN": Level.WARN, "ERROR": Level.ERROR}
+_TRACING_LEVELS = {
+    "TRACE": Level.TRACE,
+    "DEBUG": Level.DEBUG,
+    "INFO": Level.INFO,
+    "WARN": Level.WARN,
+    "ERROR": Level.ERROR,
+}
 _PODS: dict[str, str] = {}
 """Pod names as shown (sanitized), one string per name."""
 
@@ -596,7 +602,9 @@ class FelderaProvider(Provider):
                 before = self._ts
                 pod = p.pod if p.pod is not None or not p.continues else self._pod
                 self._seq += 1
-                ev = LogEvent(name, kind, p.message, p.ts or before or now, p.level, pod, None, self._seq, p.fields, now)
+                ev = LogEvent(
+                    name, kind, p.message, p.ts or before or now, p.level, pod, None, self._seq, p.fields, now
+                )
                 self._ts, self._pod = ev.ts, pod
                 if self._gap is not None:
                     items.append(self.status(State.GAP, self._gap.reason, gap_from=before, gap_to=ev.ts))
@@ -611,7 +619,9 @@ class FelderaProvider(Provider):
     def _event(self, p: ParsedLine, now: datetime, *, keep_context: bool) -> LogEvent:
         pod = p.pod if p.pod is not None or not p.continues else self._pod
         self._seq += 1
-        ev = LogEvent(self.name, self.kind, p.message, p.ts or self._ts or now, p.level, pod, None, self._seq, p.fields, now)
+        ev = LogEvent(
+            self.name, self.kind, p.message, p.ts or self._ts or now, p.level, pod, None, self._seq, p.fields, now
+        )
         if keep_context:
             self._ts, self._pod = ev.ts, pod
         return ev

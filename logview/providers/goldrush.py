@@ -128,7 +128,9 @@ def read_envelope(body: bytes, model: type[_W]) -> _W:
             raise ServerError("GoldRush answered without data")
         return model.model_validate(env.data)
     except ValidationError as e:
-        raise ServerError(f"GoldRush sent an answer logview cannot read ({e.error_count()} problems): {_plain(body.decode('utf-8', 'replace'), 120)}") from None
+        raise ServerError(
+            f"GoldRush sent an answer logview cannot read ({e.error_count()} problems): {_plain(body.decode('utf-8', 'replace'), 120)}"
+        ) from None
 
 
 @dataclass(slots=True)
@@ -239,7 +241,9 @@ class GoldRushProvider(Provider):
                 # overlap still holds and nothing is shown twice.
                 if pod.waiting != err:
                     pod.waiting = err
-                    out.append(self.status(State.POD_WAITING, f"pod {shown} has no logs to show: {_plain(err)}", pod=name))
+                    out.append(
+                        self.status(State.POD_WAITING, f"pod {shown} has no logs to show: {_plain(err)}", pod=name)
+                    )
                 continue
             if pod.waiting is not None:
                 pod.waiting = None
@@ -275,7 +279,9 @@ class GoldRushProvider(Provider):
             )
         for line, ts in zip(lines[k:], times, strict=True):
             pod.emitted += 1
-            out.append(self.event(sanitize(line), ts, level=detect_level(line), pod=name, seq=pod.emitted, now=received))
+            out.append(
+                self.event(sanitize(line), ts, level=detect_level(line), pod=name, seq=pod.emitted, now=received)
+            )
         pod.tail = lines
         pod.last_ts = times[-1]
         return out

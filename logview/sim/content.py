@@ -32,7 +32,9 @@ class GenLine:
 
 def _gpu(r: random.Random) -> GenLine:
     used = r.uniform(6, 23)
-    return GenLine("INFO", f"GPU 0: {used:.1f} GiB / 24.0 GiB used, util {r.randint(40, 100)}%, temp {r.randint(45, 83)}C")
+    return GenLine(
+        "INFO", f"GPU 0: {used:.1f} GiB / 24.0 GiB used, util {r.randint(40, 100)}%, temp {r.randint(45, 83)}C"
+    )
 
 
 def _request(r: random.Random, i: int) -> GenLine:
@@ -47,8 +49,13 @@ def _request(r: random.Random, i: int) -> GenLine:
 
 def _json(r: random.Random, i: int) -> GenLine:
     lvl = r.choice(["info", "info", "debug", "warning"])
-    doc = {"level": lvl, "msg": r.choice(["job accepted", "batch flushed", "cache miss", "retrying upload"]),
-           "job": f"job_{i % 97:03d}", "attempt": r.randint(1, 3), "latency_ms": round(r.uniform(1, 900), 1)}
+    doc = {
+        "level": lvl,
+        "msg": r.choice(["job accepted", "batch flushed", "cache miss", "retrying upload"]),
+        "job": f"job_{i % 97:03d}",
+        "attempt": r.randint(1, 3),
+        "latency_ms": round(r.uniform(1, 900), 1),
+    }
     return GenLine(lvl.upper(), json.dumps(doc))
 
 

@@ -54,8 +54,16 @@ _US = timedelta(microseconds=1)
 
 # Minimum-level ranks; user output counts as info, as fal's UI shows it.
 _RANKS = {
-    "trace": 5, "debug": 10, "info": 20, "stdout": 20, "stderr": 20,
-    "warn": 30, "warning": 30, "error": 40, "critical": 50, "fatal": 50,
+    "trace": 5,
+    "debug": 10,
+    "info": 20,
+    "stdout": 20,
+    "stderr": 20,
+    "warn": 30,
+    "warning": 30,
+    "error": 40,
+    "critical": 50,
+    "fatal": 50,
 }
 _LEVEL_SPELLINGS = {
     "DEBUG": ("DEBUG", "debug"),
@@ -262,7 +270,9 @@ class FalSim:
             start = round((time.time() - DEFAULT_LOOKBACK.total_seconds()) * 1_000_000)
         return start, us("end")
 
-    async def _events(self, i: int, end_us: int | None, match: Callable[[dict[str, Any]], bool]) -> AsyncIterator[bytes]:
+    async def _events(
+        self, i: int, end_us: int | None, match: Callable[[dict[str, Any]], bool]
+    ) -> AsyncIterator[bytes]:
         p = self.params
         sent = 0
         quiet_since = time.monotonic()

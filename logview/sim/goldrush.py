@@ -243,7 +243,9 @@ class GoldRushSim:
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         if token != self.key:
             if token.startswith(REGULAR_KEY_PREFIX):
-                return _error(403, "ServiceKey required: regular GoldRush API keys are not accepted on Pipeline API endpoints.")
+                return _error(
+                    403, "ServiceKey required: regular GoldRush API keys are not accepted on Pipeline API endpoints."
+                )
             return _error(401, "Invalid or missing ServiceKey. Send it as 'Authorization: Bearer <ServiceKey>'.")
         pid = request.path_params["pipeline_id"]
         if pid != self.pipeline_id:

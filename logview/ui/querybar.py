@@ -59,7 +59,9 @@ class QueryBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label("search", id="mode")
-        yield QueryInput(placeholder="words  \"phrase\"  /regex/  -exclude  level:warn  source:x  pod:x  since:10m", id="query")
+        yield QueryInput(
+            placeholder='words  "phrase"  /regex/  -exclude  level:warn  source:x  pod:x  since:10m', id="query"
+        )
         yield Label("", id="error")
 
     def open(self, mode: str, text: str = "") -> None:

@@ -93,7 +93,10 @@ class SourceTree(Tree[NodeRef]):
                 icon, style = "●", "green"
             check = "" if name in included else " (hidden)"
             label = Text.assemble(
-                (icon + " ", style), (name, source_colour(ix)), (f"  {counts.get(name, 0):,}", "dim"), (check, "dim italic")
+                (icon + " ", style),
+                (name, source_colour(ix)),
+                (f"  {counts.get(name, 0):,}", "dim"),
+                (check, "dim italic"),
             )
             self._set(node, label)
         for (source, pod), n in pods.items():
@@ -106,7 +109,12 @@ class SourceTree(Tree[NodeRef]):
             state = pod_states.get(key)
             icon, style = ICONS.get(state, ("·", "dim")) if state else ("·", "dim")
             name = pod_label(pod) + (" (gone)" if state is State.POD_GONE else "")
-            self._set(node, Text.assemble((icon + " ", style), (name, "dim" if state is State.POD_GONE else ""), (f"  {n:,}", "dim")))
+            self._set(
+                node,
+                Text.assemble(
+                    (icon + " ", style), (name, "dim" if state is State.POD_GONE else ""), (f"  {n:,}", "dim")
+                ),
+            )
 
     def _set(self, node: TreeNode[NodeRef], label: Text) -> None:
         plain = label.markup
