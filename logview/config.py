@@ -326,17 +326,14 @@ def source_from_table(table: Any) -> SourceSpec:
     """A source from its table (`{"provider": "runpod", ...}`); raises a ValueError saying what is wrong."""
     provider = table.get("provider") if isinstance(table, dict) else None
     cls = _BY_PROVIDER.get(provider) if isinstance(provider, str) else None
-    if cls is not None:
-        made = _made_as_is(cls, table)
-        if made is not None:
-            return made
-    spec: SourceSpec = _by_pydantic(_source_adapter(), table)
+    made = _made_as_is(cls, table) if cls is not None else None
+    spec: SourceSpec = made if made is not None else _by_pydantic(_source_adapter(), table)
     return spec
 
 
 def _validate(cls: type[T], data: Any) -> T:
-    made = _made_as_is(cls, data) if isinstance(data, dict) else None
     klass: type = cls  # (as `type[T]`, mypy takes the instances' __hash__ for the class's)
+    made = _made_as_is(cls, data) if isinstance(data, dict) else None
     return made if made is not None else _by_pydantic(_adapter(klass), data)
 
 

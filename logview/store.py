@@ -97,8 +97,7 @@ class Messages(Sequence[str]):
         s = self._store
         if isinstance(i, slice):
             return list(map(paint, s.plain[i], s.colours[i]))
-        layout = s.colours[i]
-        return s.plain[i] if layout is None else paint(s.plain[i], layout)
+        return paint(s.plain[i], s.colours[i])
 
     def __iter__(self) -> Iterator[str]:
         return map(paint, self._store.plain, self._store.colours)
