@@ -97,6 +97,8 @@ async def test_the_live_app_under_a_flood_stays_within_max_lines_and_says_how_ma
         assert store.evicted == store.first > 20 * CAP
         assert len(app.pane.lines) <= len(store)
         deadline = time.monotonic() + 10  # the status line refreshes twice a second, later on a loaded machine
-        while f"({store.evicted:,} oldest dropped)" not in (status := str(app.query_one("#status-left", Static).render())):
+        while f"({store.evicted:,} oldest dropped)" not in (
+            status := str(app.query_one("#statusline", Static).render())
+        ):
             assert time.monotonic() < deadline, status
             await pilot.pause(0.1)

@@ -11,8 +11,11 @@ import gc
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.widget import Widget
+from textual.widgets import Static
 
 from logview.model import LogEvent
 from logview.ui import app as app_module
@@ -105,3 +108,38 @@ async def test_streaming_keeps_the_start_up_objects_out_of_full_collections_unti
         await app.workers.wait_for_complete()
     assert frozen and frozen[0] > 0
     assert gc.get_freeze_count() == 0  # the app is gone: nothing of it stays frozen
+
+
+async def test_keys_and_new_rows_while_streaming_never_lay_the_screen_out_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pausing, resuming, and "N new lines" gaining digits change the status line's
+    text, not its size: a relayout repaints every widget, and under a flood each
+    key waited for one."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await start(pilot)
+        asked: list[str] = []
+        refresh = Widget.refresh
+
+        def spy(self: Widget, *regions: Any, layout: bool = False, **kw: Any) -> Widget:
+            if layout:
+                asked.append(type(self).__name__)
+            return refresh(self, *regions, layout=layout, **kw)
+
+        monkeypatch.setattr(Widget, "refresh", spy)
+        for k, n in enumerate((1, 9, 90, 900, 9000)):
+            await pilot.press("k")  # pauses following
+            app.ingest(later(n, start=k * 10_000))  # 1, 10, 100, ... new lines below
+            app.refresh_chrome()
+            await pilot.pause()
+            assert f"{app.pane.new_lines:,} new lines" in status_text(app)
+            await pilot.press("F")  # follows again
+            await pilot.pause()
+            assert status_text(app).endswith("● follow")
+        await pilot.pause(FLOOD_FRAME)
+        assert asked == []
+
+
+def status_text(app: app_module.LogviewApp) -> str:
+    return str(app.query_one("#statusline", Static).render())

@@ -40,6 +40,7 @@ from logview.ui.logpane import TIME_MODES, LogPane, pod_label
 from logview.ui.querybar import QueryBar
 from logview.ui.screens import DetailScreen, HelpScreen
 from logview.ui.sidebar import NodeRef, SourceTree
+from logview.ui.statusline import StatusLine
 from logview.ui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
 from logview.view import Layout, ViewSpec
 
@@ -135,9 +136,7 @@ class LogviewApp(App[int]):
             with Vertical(id="main"):
                 yield Tabs(Tab("All", id="tab-all"), id="pods")
                 yield LogPane(self.store, id="log")
-                with Horizontal(id="statusline"):
-                    yield Static(id="status-left")
-                    yield Static(id="status-right")
+                yield StatusLine(id="statusline")
                 yield QueryBar(id="querybar")
         yield Footer()
 
@@ -426,8 +425,7 @@ class LogviewApp(App[int]):
             if pane.new_lines:
                 right.append(f"{pane.new_lines:,} new lines ↓ ", style="bold yellow")
             right.append("paused (F follows)", style="yellow")
-        self._set_chrome_text("#status-left", left)
-        self._set_chrome_text("#status-right", right)
+        self.query_one(StatusLine).show(left, right)
 
     def _set_chrome_text(self, selector: str, text: Text) -> None:
         """Update a one-line Static only when its text changed, and lay the
@@ -438,7 +436,7 @@ class LogviewApp(App[int]):
         if shown == key:
             return
         self._chrome_shown[selector] = key
-        fixed = selector in ("#title", "#status-left")  # 1fr wide: the width never depends on the text
+        fixed = selector == "#title"  # 1fr wide: the width never depends on the text
         same_width = shown is not None and len(shown[0]) == len(text.plain) and text.cell_len == len(text.plain)
         self.query_one(selector, Static).update(text, layout=not (fixed or same_width))
 
