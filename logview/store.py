@@ -140,9 +140,12 @@ class LogStore:
         self.colours: list[str | None] = []
         """Where a row's colour codes go (`split_colours`), None for most rows."""
         self._layouts: dict[str, str] = {}
-        self.extra: list[Any] = []
-        """seq and fields in one slot: None, the seq alone when there are no
-        fields (most events), else a (seq, fields) tuple."""
+        self.seq: list[int | str | None] = []
+        self.fields: list[dict[str, Any] | None] = []
+        """Each event's fields, None for most. Two columns, not a (seq, fields)
+        tuple per row: a tuple holding a dict stays an object the garbage
+        collector walks on every full pass (~50 ms per 100k rows), and a flood
+        into a big store would stall the app for that now and then."""
         self.message = Messages(self)
         self.sources: list[str] = []
         self.providers: list[str] = []
@@ -202,9 +205,9 @@ class LogStore:
         """
         start = self.end
         ts_a, lv_a, src_a, pod_a, st_a = self.ts, self.level, self.source, self.pod, self.stream
-        plain_a, col_a, x_a = self.plain, self.colours, self.extra
+        plain_a, col_a, seq_a, f_a = self.plain, self.colours, self.seq, self.fields
         counts, pod_counts = self.counts, self.pod_counts
-        n0 = len(plain_a)
+        n0 = len(f_a)
         src: str | None = None
         src_ix = 0
         pod: str | object | None = _NONE
@@ -239,16 +242,17 @@ class LogStore:
                 else:
                     col_a.append(None)
                 plain_a.append(msg)
-                x_a.append((ev.seq, ev.fields) if ev.fields else ev.seq)
+                seq_a.append(ev.seq)
+                f_a.append(ev.fields or None)
                 run += 1
         finally:  # the columns stay aligned even if an event is broken
             if run:
                 _count(counts, pod_counts, src, pod, run)
-            added = len(x_a) - n0
+            added = len(f_a) - n0
             if added:
                 self.kind.extend(bytes(added))  # LOG is 0
             del ts_a[n0 + added :], lv_a[n0 + added :], src_a[n0 + added :], pod_a[n0 + added :], st_a[n0 + added :]
-            del plain_a[n0 + added :], col_a[n0 + added :]
+            del plain_a[n0 + added :], col_a[n0 + added :], seq_a[n0 + added :]
         self._evict()
         return range(max(start, self.first), self.end)
 
@@ -264,7 +268,8 @@ class LogStore:
         plain, layout = self._split(text)
         self.plain.append(plain)
         self.colours.append(layout)
-        self.extra.append((None, {"state": str(status.state)}))
+        self.seq.append(None)
+        self.fields.append({"state": str(status.state)})
         self._evict()
         return row
 
@@ -304,7 +309,8 @@ class LogStore:
             self.stream,
             self.plain,
             self.colours,
-            self.extra,
+            self.seq,
+            self.fields,
         )
 
     # --- reading ----------------------------------------------------------
@@ -318,8 +324,8 @@ class LogStore:
         lv = self.level[i]
         src = self.source[i]
         ts = datetime.fromtimestamp(self.ts[i], UTC)
-        extra = self.extra[i]
-        seq, fields = extra if type(extra) is tuple else (extra, _EMPTY)
+        seq = self.seq[i]
+        fields = self.fields[i] or _EMPTY
         return LogEvent(
             source=self.sources[src],
             provider=self.providers[src],

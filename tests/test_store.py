@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -251,7 +253,7 @@ def test_plain_column_is_the_message_without_colours_and_stays_aligned_through_e
             store.add_marker(SourceStatus("api", State.GAP, "gap"), marker)
             sent.append(marker)
     assert store.evicted > 0
-    assert len(store.plain) == len(store.message) == len(store.colours) == len(store.extra)
+    assert len(store.plain) == len(store.message) == len(store.colours) == len(store.seq) == len(store.fields)
     assert store.message == sent[store.evicted :]  # the colours come back exactly where they were
     assert store.plain == [strip_sgr(m) for m in store.message]
     layouts = {id(c) for c in store.colours if c is not None}
@@ -295,3 +297,20 @@ def test_event_rebuilds_seq_fields_and_colours() -> None:
     assert (first.seq, first.fields, first.message) == ("id-1", {"k": "v"}, "\x1b[32mok\x1b[0m")
     assert (second.seq, second.fields, second.message) == (7, {}, b.message)
     assert store.message[-1] == b.message and store.message[:1] == [a.message]
+
+
+def test_rows_leave_no_object_for_the_garbage_collector_to_walk() -> None:
+    """A full collection walks every tracked object; rows with fields must not add
+    one each (a (seq, fields) tuple would: it stays tracked for the dict it holds)."""
+    store = LogStore()
+    events = [
+        ev(i, seq=i * 1000, fields=json.loads(f'{{"request_id": "r{i}", "attempt": {i % 3}}}')) for i in range(20_000)
+    ]
+    gc.collect()
+    before = len(gc.get_objects())
+    store.extend(events)
+    del events
+    gc.collect()
+    assert len(gc.get_objects()) - before < 100
+    assert store.event(store.first + 7).fields == {"request_id": "r7", "attempt": 1}
+    assert store.event(store.first + 7).seq == 7000
