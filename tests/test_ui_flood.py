@@ -92,14 +92,18 @@ async def test_eviction_reaches_the_pane_at_once_even_mid_flood() -> None:
         assert len(app.pane.lines) <= len(store)
 
 
-async def test_streaming_keeps_the_start_up_objects_out_of_full_collections_until_it_ends(
+async def test_streaming_keeps_the_start_up_objects_out_of_full_collections_and_spaces_them_until_it_ends(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The collector's full passes skip what the app was built from (gc.freeze) while it streams."""
+    """The collector's full passes skip what the app was built from (gc.freeze), and
+    come `FULL_GC_SPACING` times further apart, while it streams."""
     frozen: list[int] = []
+    spacing: list[int] = []
+    before = gc.get_threshold()
 
     async def main(self: app_module.LogviewApp) -> None:
         frozen.append(gc.get_freeze_count())
+        spacing.append(gc.get_threshold()[2])
 
     monkeypatch.setattr(app_module.LogviewApp, "_stream_main", main)
     app = make_app(stream=True)
@@ -107,7 +111,9 @@ async def test_streaming_keeps_the_start_up_objects_out_of_full_collections_unti
         await settle(pilot)
         await app.workers.wait_for_complete()
     assert frozen and frozen[0] > 0
+    assert spacing == [before[2] * app_module.FULL_GC_SPACING]
     assert gc.get_freeze_count() == 0  # the app is gone: nothing of it stays frozen
+    assert gc.get_threshold() == before
 
 
 async def test_keys_and_new_rows_while_streaming_never_lay_the_screen_out_again(

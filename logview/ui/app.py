@@ -52,6 +52,9 @@ FLOOD_FRAME = 0.2
 """Under a flood, new rows go to the pane at most this often (seconds)."""
 FLOOD_ROWS = 100
 """Fewer new rows than this go to the pane at once, however recent the last ones."""
+FULL_GC_SPACING = 10
+"""While streaming, the collector's full passes (a pause of ~40 ms each under a
+flood, mostly Textual's caches) come this many times further apart."""
 
 
 class LogviewApp(App[int]):
@@ -190,11 +193,15 @@ class LogviewApp(App[int]):
     def _run_stream(self) -> None:
         # Under a flood the collector's full passes come every few seconds and walk every object:
         # ~90 ms each for the app's widgets and the store's columns. What exists by now stays,
-        # so those passes leave it out (~15 ms each).
+        # so those passes leave it out (~15 ms each), and they come a tenth as often: what a
+        # flood leaves behind is freed by reference counts; a full pass only finds cycles.
         gc.freeze()
+        thresholds = gc.get_threshold()
+        gc.set_threshold(thresholds[0], thresholds[1], thresholds[2] * FULL_GC_SPACING)
         try:
             asyncio.run(self._stream_main())
         finally:
+            gc.set_threshold(*thresholds)
             gc.unfreeze()  # the app is closing: its objects may go
 
     async def _stream_main(self) -> None:
