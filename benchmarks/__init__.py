@@ -4,5 +4,15 @@ Not tests: nothing here asserts a timing. Every figure is measured next to
 a baseline in the same run and reported both absolute and as a ratio.
 """
 
-BENCHMARKS = ("ingest_sse", "ingest_text", "filter", "memory", "open_file", "ui_filter", "ui_keypress", "startup")
+BENCHMARKS = (
+    "ingest_sse",
+    "ingest_text",
+    "ingest_poll",
+    "filter",
+    "memory",
+    "open_file",
+    "ui_filter",
+    "ui_keypress",
+    "startup",
+)
 """Run order; each is a module here with `run(quick: bool) -> list[Figure]`."""

@@ -1,7 +1,8 @@
 """The simulator in a process of its own, so it never competes with the client for the GIL.
 
-`python -m benchmarks.simproc live --rate R [--backlog B]` serves all five
-APIs like `logview demo-server`; `python -m benchmarks.simproc backlog --n N`
+`python -m benchmarks.simproc live --rate R [--backlog B] [--goldrush-tail K]`
+serves all five APIs like `logview demo-server` (GoldRush's tails K lines long,
+its pods never replaced); `python -m benchmarks.simproc backlog --n N`
 serves N records per source that all exist already, with RunPod's records
 rendered ahead of time so the server is never what is being measured.
 The child prints one JSON line (base URL, source tables, key variables)
@@ -114,6 +115,7 @@ def main() -> None:
     live = sub.add_parser("live")
     live.add_argument("--rate", type=float, required=True)
     live.add_argument("--backlog", type=int, default=0)
+    live.add_argument("--goldrush-tail", type=int, default=0, help="lines per pod tail; no pod replacements")
     back = sub.add_parser("backlog")
     back.add_argument("--n", type=int, required=True)
     ns = p.parse_args()
@@ -130,6 +132,9 @@ def main() -> None:
     if ns.mode == "backlog":
         _prerender_runpod(sim, ns.n)
         extra["feldera_lines"] = _prefill_feldera(sim, ns.n)
+    elif ns.goldrush_tail:
+        sim.goldrush.tail_lines = ns.goldrush_tail
+        sim.goldrush.replace_every = None
     sim.start()
     info = {"base_url": sim.base_url, "sources": sim.demo_sources(), "env": sim.demo_env(), **extra}
     print(json.dumps(info), flush=True)

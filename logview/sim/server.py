@@ -114,6 +114,9 @@ class Simulator:
     def start(self, port: int = 0) -> str:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit it: a small answer written after its headers is sent
+        # at once, not held for the client's delayed ACK (40 ms a small GoldRush status answer)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(("127.0.0.1", port))
         sock.listen(128)
         config = uvicorn.Config(
