@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from logview.config import GoldRushSource
 from logview.errors import AuthError, FatalSourceError, NotFoundError, RetryableError, ServerError
 from logview.model import Item, LogEvent, SourceStatus, State
-from logview.providers.goldrush import GoldRushProvider, split_tail, tail_error, tail_overlap
+from logview.providers.goldrush import GoldRushProvider, overlap_is_sure, split_tail, tail_error, tail_overlap
 from logview.sim.goldrush import DEMO_PIPELINE, TAIL_ERROR, GoldRushSim
 from logview.sim.server import DEMO_KEYS, SimParams, Simulator
 from logview.text import sanitize, split_leading_ts
@@ -61,6 +61,15 @@ def test_overlap_when_the_new_tail_is_shorter() -> None:
 @given(st.lists(st.sampled_from("ab"), max_size=12), st.lists(st.sampled_from("ab"), max_size=12))
 def test_overlap_equals_the_longest_suffix_prefix_match(old: list[str], new: list[str]) -> None:
     assert tail_overlap(old, new) == _brute_overlap(old, new)
+
+
+def test_an_overlap_of_lines_printed_many_times_is_not_sure_when_short() -> None:
+    idle = "waiting for new blocks..."
+    new = [idle, "t1 a", "t2 b", idle, "t3 c", "t4 d"]
+    assert not overlap_is_sure(new, 1)  # the old tail ended with the idle line: maybe by chance
+    assert overlap_is_sure(["t0 z", *new], 1)  # a line found once: the tails do overlap
+    assert overlap_is_sure([idle, idle, idle, "x"], 3)  # half the window or more: sure
+    assert overlap_is_sure(["a", "b"], 1)
 
 
 def test_split_tail_drops_only_the_piece_after_the_final_newline() -> None:
@@ -229,6 +238,36 @@ async def test_gap_when_the_tail_moved_on_between_polls(gr: GoldRushSim, run: Ca
     assert r.lines(pod) == _sent(gr, pod, 300)[-30:] + _sent(gr, pod, 1000)[-30:]
     gap_at = r.items.index(gap)
     assert all(isinstance(i, LogEvent) and i.pod == pod for i in r.items[gap_at + 1 : gap_at + 31])
+
+
+async def test_gap_when_the_tails_meet_only_on_a_line_printed_many_times(
+    gr: GoldRushSim, run: Callable[..., Run]
+) -> None:
+    """The tail moved on past its window, but the last one ended and the new one
+    starts with the same idle line: that is no proof of an overlap, so the lines
+    between may be missing, and it says so (and still shows nothing twice)."""
+    gr.tail_lines = 40
+    pod = gr.pods(2000)[0].name
+
+    def tail(n: int) -> list[str]:
+        return _sent(gr, pod, n)[-40:]
+
+    n1, n2, k = next(
+        (n1, n2, k)
+        for n1 in range(300, 3000)
+        for n2 in (n1 + 150, n1 + 170, n1 + 190)
+        if (k := tail_overlap(tail(n1), tail(n2))) and not overlap_is_sure(tail(n2), k)
+    )
+    assert len(_sent(gr, pod, n2)) - len(_sent(gr, pod, n1)) > 40  # the window moved on past a whole tail
+    gr.records = n1
+    r = run()
+    await r.until(lambda: len(r.lines(pod)) >= 40)
+    gr.records = n2
+    await r.until(lambda: len(r.statuses(State.GAP, pod)) == 1)
+    await r.until(lambda: len(r.lines(pod)) >= 80 - k)
+    gap = r.statuses(State.GAP, pod)[0]
+    assert gap.message.endswith("only lines printed many times")
+    assert r.lines(pod) == tail(n1) + tail(n2)[k:]
 
 
 async def test_pod_replacement_marks_old_gone_new_waiting_then_its_lines(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -61,6 +62,25 @@ def tail_overlap(old: Sequence[str], new: Sequence[str]) -> int:
         if x == new[k]:
             k += 1
     return k
+
+
+def overlap_is_sure(new: Sequence[str], k: int) -> bool:
+    """Whether an overlap of `k` lines (`new[:k]`, the end of the last tail) shows
+    the two tails really overlap, rather than meeting by chance.
+
+    Lines printed again and again (an idle loop's message, a blank line) can
+    end one tail and start the next even when the tail moved on past its whole
+    window: the lines between would be lost without a word. An overlap of at
+    least half the window is sure (a poller that late is rare and the chance
+    run of repeats that long rarer); a shorter one must hold a line found once
+    in the new tail."""
+    if k * 2 >= len(new):
+        return True
+    seen = Counter(new)
+    return any(seen[line] == 1 for line in new[:k])
+
+
+_UNSURE = "the tail moved on almost a whole window between polls, and what it shares with the last one is only lines printed many times"
 
 
 def split_tail(logs: str) -> list[str]:
@@ -266,12 +286,13 @@ class GoldRushProvider(Provider):
             return []
         out: list[Item] = []
         times = _line_times(lines, k, received)
-        if pod.tail and k == 0:
+        if pod.tail and (k == 0 or not overlap_is_sure(lines, k)):
             start = pod.last_ts or received
+            why = "the tail moved on between polls" if k == 0 else _UNSURE
             out.append(
                 self.status(
                     State.GAP,
-                    f"lines between {_hms(start)} and {_hms(times[0])} UTC may be missing: the tail moved on between polls",
+                    f"lines between {_hms(start)} and {_hms(times[0])} UTC may be missing: {why}",
                     pod=name,
                     gap_from=start,
                     gap_to=times[0],
