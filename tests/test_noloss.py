@@ -101,7 +101,8 @@ async def test_chronoverse_delivers_every_sequence_number_once_through_chaos() -
 @pytest.mark.timeout(60)
 async def test_feldera_replays_are_deduped_to_every_line_once_through_chaos() -> None:
     audit, run, sim = await run_audit("feldera", "cut=0.01,stall=0.005:0.2,status=0.2,drip=0.01,seed=4", rate=3000.0)
-    assert_no_loss(audit, run, sim)
+    # faults are drawn per chunk sent, and a loaded machine sends fewer, bigger chunks
+    assert_no_loss(audit, run, sim, min_faults=5)
 
 
 @pytest.mark.timeout(60)
