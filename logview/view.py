@@ -59,6 +59,10 @@ class ViewSpec:
             return self.query.filter(store, out, should_stop=should_stop)
         return out
 
+    def since(self, store: LogStore, end: int) -> list[int] | range:
+        """`select` over the rows from id `end` to the store's end (the evicted ones skipped)."""
+        return self.select(store, range(max(end, store.first), store.end))
+
     def _by_columns(self, store: LogStore, rows: Sequence[int] | range) -> list[int]:
         first = store.first
         ids: Sequence[int]

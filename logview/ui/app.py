@@ -262,7 +262,7 @@ class LogviewApp(App[int]):
         store = self.store
         if self._view_busy is not None or pane.lines.end >= store.end:
             return  # a running recompute catches up with the rows itself, or none are new
-        rows = self.view_spec().select(store, range(max(pane.lines.end, store.first), store.end))
+        rows = self.view_spec().since(store, pane.lines.end)
         pane.add_rows(rows)
         if self.search_q is not None and not self.search_q.empty:
             self._search_hits.extend(search_hits(store, self.search_q, rows))
@@ -334,7 +334,7 @@ class LogviewApp(App[int]):
         store = self.store
         later: Sequence[int] = []
         if store.end > end:  # rows that arrived while we computed
-            later = self.view_spec().select(store, range(max(end, store.first), store.end))
+            later = self.view_spec().since(store, end)
             if self.search_q is not None and not self.search_q.empty:
                 hits = hits + search_hits(store, self.search_q, later)
         self._view_busy = None

@@ -221,7 +221,7 @@ class LogPane(ScrollView, can_focus=True):
         view, layout = self._unfiltered
         store = self.store
         layout.drop_before(store.first)
-        layout.add(store, view.select(store, range(max(layout.end, store.first), store.end)))
+        layout.add(store, view.since(store, layout.end))
         layout.end = store.end
 
     def add_rows(self, rows: Sequence[int]) -> None:
